@@ -1,0 +1,8 @@
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/")
+async def greet() -> dict[str, str]:
+    return {"hello": "world"}

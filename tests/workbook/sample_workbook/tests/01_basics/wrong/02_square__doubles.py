@@ -1,0 +1,10 @@
+"""Doubles instead of squaring."""
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/square/{n}")
+async def square(n: int) -> dict[str, int]:
+    return {"result": n + n}

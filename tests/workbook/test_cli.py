@@ -1,0 +1,230 @@
+"""The CLI contract: commands, JSON shapes and exit codes (0 passed, 1 not, 2 usage)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from workbook.cli import EXIT_GRADER, app
+
+GREETING = "01_basics/01_greeting"
+
+
+def run(root: Path, *args: str, input: str | None = None):
+    return CliRunner().invoke(app, ["--root", str(root), *args], input=input)
+
+
+def solve(root: Path) -> None:
+    solution = root / "solutions/01_basics/01_greeting.py"
+    (root / "exercises/01_basics/01_greeting.py").write_text(solution.read_text())
+
+
+def test_overview_welcomes_once_and_names_the_next_exercise(sample):
+    first = run(sample)
+    assert first.exit_code == 0
+    assert "Welcome to the sample." in first.output
+    assert f"workbook check {GREETING}" in first.output
+    assert "Welcome to the sample." not in run(sample).output
+
+
+def test_list_json_shape(sample):
+    result = run(sample, "list", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert [row["id"] for row in rows] == [GREETING, "01_basics/02_square"]
+    assert set(rows[0]) >= {"id", "module", "title", "status", "lesson", "notebook"}
+    assert rows[0]["status"] == "pending"
+    assert rows[0]["lesson"] == "lessons/01-basics.md"
+
+
+def test_check_json_shape_and_exit_code_on_failure(sample):
+    result = run(sample, "check", "greeting", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert set(data) >= {
+        "schema_version",
+        "exercise",
+        "status",
+        "score",
+        "max_score",
+        "duration_s",
+        "tests",
+    }
+    assert data["status"] == "failed"
+    assert data["exercise"] == GREETING
+    assert set(data["tests"][0]) >= {
+        "name",
+        "requirement",
+        "status",
+        "message",
+        "hint",
+        "duration_s",
+    }
+    assert data["hint"] == "The body is not the greeting yet."
+
+
+def test_check_text_shows_requirement_diff_hint_and_lesson(sample):
+    result = run(sample, "check", "greeting")
+    assert result.exit_code == 1
+    for expected in (
+        "✗ GET / answers 200 with the greeting",
+        'expected body {"hello": "world"}, not {"hello": "nobody"}',
+        "Hint 1 of 3: The body is not the greeting yet.",
+        "lessons/01-basics.md#greeting",
+    ):
+        assert expected in result.output
+
+
+def test_passing_check_marks_done_and_moves_on(sample):
+    solve(sample)
+    result = run(sample, "check", "greeting")
+    assert result.exit_code == 0
+    assert "Exercise done" in result.output
+    rows = json.loads(run(sample, "list", "--json").output)
+    assert rows[0]["status"] == "done"
+    assert "workbook check 01_basics/02_square" in run(sample).output
+
+
+def test_check_of_the_reference_does_not_touch_progress(sample):
+    result = run(sample, "check", "greeting", "--target", "solutions", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["status"] == "passed"
+    assert json.loads(run(sample, "list", "--json").output)[0]["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "no_such_exercise"),
+        ("check", "01_basics"),  # ambiguous
+        ("check", "--target", "elsewhere"),
+        ("reset",),
+        ("bogus-command",),
+    ],
+)
+def test_usage_errors_exit_2(sample, args):
+    assert run(sample, *args).exit_code == 2
+
+
+def test_no_workbook_here_is_a_usage_error(tmp_path):
+    result = run(tmp_path, "list")
+    assert result.exit_code == 2
+    assert "curriculum.toml" in result.output
+
+
+def test_broken_catalog_lists_its_problems(sample):
+    catalog = sample / "curriculum.toml"
+    catalog.write_text(catalog.read_text().replace('section = "square"', 'section = "x"'))
+    result = run(sample, "list")
+    assert result.exit_code == 2
+    assert "section #x is not an anchor" in result.output
+
+
+def test_hints_build_up_and_end_at_the_lesson(sample):
+    outputs = [run(sample, "hint", "square").output for _ in range(3)]
+    assert "Hint 1 of 2: The route is missing." in outputs[0]
+    assert "Hint 2 of 2: Add a path parameter." in outputs[1]
+    assert "lessons/01-basics.md#square" in outputs[1]
+    assert "That was the last hint" in outputs[2]
+
+
+def test_solution_is_gated_behind_a_pass(sample):
+    locked = run(sample, "solution", "greeting")
+    assert locked.exit_code == 1
+    assert "opens once your exercise passes" in locked.output
+    solve(sample)
+    run(sample, "check", "greeting")
+    shown = run(sample, "solution", "greeting")
+    assert shown.exit_code == 0
+    assert 'return {"hello": "world"}' in shown.output
+
+
+def test_peeking_is_confirmed_and_recorded(sample):
+    declined = run(sample, "solution", "greeting", "--force", input="n\n")
+    assert declined.exit_code != 0
+    peek = run(sample, "solution", "greeting", "--force", "--yes")
+    assert peek.exit_code == 0
+    state = json.loads((sample / ".workbook/state.json").read_text())
+    assert state["exercises"][GREETING]["peeked"] is True
+
+
+def test_reset_restores_the_pristine_stub(sample):
+    stub = sample / "exercises/01_basics/01_greeting.py"
+    pristine = stub.read_text()
+    run(sample)  # the first run saves pristine copies
+    stub.write_text("broken = (\n")
+    result = run(sample, "reset", "greeting", "--yes")
+    assert result.exit_code == 0
+    assert stub.read_text() == pristine
+
+
+def test_reset_asks_first(sample):
+    stub = sample / "exercises/01_basics/01_greeting.py"
+    run(sample)
+    stub.write_text("mine = 1\n")
+    result = run(sample, "reset", "--all", input="n\n")
+    assert result.exit_code != 0
+    assert stub.read_text() == "mine = 1\n"
+
+
+def test_skip_marks_skipped_and_moves_on(sample):
+    assert run(sample, "skip", "greeting").exit_code == 0
+    rows = json.loads(run(sample, "list", "--json").output)
+    assert rows[0]["status"] == "skipped"
+    assert "workbook check 01_basics/02_square" in run(sample).output
+
+
+def test_grader_failure_is_not_a_verdict(sample):
+    (sample / "tests/01_basics/test_01_greeting.py").write_text("import nowhere_to_be_found\n")
+    result = run(sample, "check", "greeting", "--json")
+    assert result.exit_code == EXIT_GRADER
+    data = json.loads(result.output)
+    assert data["status"] == "error"
+    assert "grader_error" in data
+
+
+def test_verify_json_shape(sample):
+    result = run(sample, "verify", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0, data
+    assert data["ok"] is True
+    first = data["exercises"][0]
+    assert set(first) >= {"id", "solution", "stub", "known_wrong"}
+    assert first["solution"] == "passed"
+    assert {w["status"] for w in first["known_wrong"]} == {"failed"}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "problem"),
+    [
+        ("stub_solved", "the untouched stub passes"),
+        ("wrong_passes", "known-wrong variant 01_greeting__wrong_word.py passes"),
+        ("stray_file", "exercises/01_basics/03_extra.py belongs to no exercise"),
+        ("no_todo", "the stub has no `# TODO` line"),
+        ("no_docstring", "needs a one-line docstring"),
+        ("unformatted_solution", "ruff format on solutions/"),
+    ],
+)
+def test_verify_catches_each_problem(sample, breakage, problem):
+    exercises, solutions = sample / "exercises/01_basics", sample / "solutions/01_basics"
+    wrong = sample / "tests/01_basics/wrong/01_greeting__wrong_word.py"
+    if breakage == "stub_solved":
+        solve(sample)
+    elif breakage == "wrong_passes":
+        wrong.write_text('"""Not wrong at all."""\n' + (solutions / "01_greeting.py").read_text())
+    elif breakage == "stray_file":
+        (exercises / "03_extra.py").write_text("x = 1\n")
+    elif breakage == "no_todo":
+        stub = exercises / "02_square.py"
+        stub.write_text(stub.read_text().replace("# TODO: add", "# add"))
+    elif breakage == "no_docstring":
+        wrong.write_text(wrong.read_text().split('"""', 2)[2])
+    elif breakage == "unformatted_solution":
+        path = solutions / "02_square.py"
+        path.write_text(path.read_text().replace("n * n", "n*n"))
+    result = run(sample, "verify", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    found = data["problems"] + [p for e in data["exercises"] for p in e["problems"]]
+    assert any(problem in p for p in found), found

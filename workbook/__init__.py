@@ -1,0 +1,1 @@
+"""FastAPI Pro Workbook: the grader, its pytest plugin and the CLI."""

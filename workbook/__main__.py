@@ -1,0 +1,5 @@
+"""`python -m workbook` runs the CLI."""
+
+from workbook.cli import main
+
+main()

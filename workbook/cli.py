@@ -1,0 +1,333 @@
+"""The ``workbook`` command: a thin layer over the catalog, the grader and the progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.text import Text
+
+from workbook import catalog as catalog_module
+from workbook import grading, messages, pristine, render
+from workbook.catalog import Catalog, CatalogError, Exercise
+from workbook.state import State, Store, now
+
+EXIT_NOT_PASSED = 1
+EXIT_USAGE = 2
+EXIT_GRADER = 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="FastAPI Pro Workbook: lessons, notebooks and graded exercises.",
+)
+console = Console(highlight=False, markup=False)
+errors = Console(stderr=True, highlight=False, markup=False)
+
+IdArg = Annotated[str | None, typer.Argument(help="Exercise id or a unique part of it.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@dataclass
+class Workbook:
+    catalog: Catalog
+    store: Store
+
+    @property
+    def root(self) -> Path:
+        return self.catalog.root
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    errors.print(Text(message, style="red"))
+    raise typer.Exit(code)
+
+
+def open_workbook(ctx: typer.Context) -> Workbook:
+    root_option: Path | None = ctx.obj
+    root = root_option.resolve() if root_option else catalog_module.find_root(Path.cwd())
+    if root is None or not (root / catalog_module.FILENAME).is_file():
+        fail(messages.NO_ROOT)
+    try:
+        catalog = catalog_module.load(root)
+    except CatalogError as exc:
+        fail("\n  - ".join([messages.CATALOG_BROKEN, *exc.problems]))
+    store = Store(root)
+    pristine.save_missing(catalog)
+    return Workbook(catalog, store)
+
+
+def show_warnings(workbook: Workbook) -> None:
+    for warning in workbook.store.warnings:
+        errors.print(Text(f"warning: {warning}", style="yellow"))
+
+
+def resolve(workbook: Workbook, fragment: str | None, state: State) -> Exercise:
+    if fragment is None:
+        exercise = current_exercise(workbook.catalog, state)
+        if exercise is None:
+            fail(messages.ALL_DONE, 0)
+        return exercise
+    matches = workbook.catalog.find(fragment)
+    if not matches:
+        fail(messages.UNKNOWN_EXERCISE.format(fragment=fragment))
+    if len(matches) > 1:
+        ids = ", ".join(m.id for m in matches)
+        fail(messages.AMBIGUOUS_EXERCISE.format(fragment=fragment, matches=ids))
+    return matches[0]
+
+
+def current_exercise(catalog: Catalog, state: State) -> Exercise | None:
+    """The chosen exercise if still open, else the first pending, else the first skipped."""
+    exercises = catalog.exercises
+    chosen = [e for e in exercises if e.id == state.current]
+    if chosen and state.of(chosen[0].id).status != "done":
+        return chosen[0]
+    for wanted in ("pending", "skipped"):
+        for exercise in exercises:
+            if state.of(exercise.id).status == wanted:
+                return exercise
+    return None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None, typer.Option(help="The workbook folder (default: found from here).")
+    ] = None,
+) -> None:
+    ctx.obj = root
+    if ctx.invoked_subcommand is None:
+        overview(ctx)
+
+
+def overview(ctx: typer.Context) -> None:
+    workbook = open_workbook(ctx)
+    with workbook.store.update() as state:
+        welcome = not state.welcomed
+        state.welcomed = True
+    show_warnings(workbook)
+    if welcome and workbook.catalog.welcome_message:
+        console.print(workbook.catalog.welcome_message)
+        console.print()
+    render.overview(console, workbook.catalog, state, current_exercise(workbook.catalog, state))
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every exercise in order, with its status."""
+    workbook = open_workbook(ctx)
+    state = workbook.store.read()
+    show_warnings(workbook)
+    current = current_exercise(workbook.catalog, state)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": e.id,
+                    "module": e.module,
+                    "title": e.title,
+                    "status": state.of(e.id).status,
+                    "lesson": e.lesson,
+                    "notebook": e.notebook,
+                    "path": str(e.stub(workbook.root).relative_to(workbook.root)),
+                    "points": e.points,
+                }
+                for e in workbook.catalog.exercises
+            ]
+        )
+        return
+    render.exercise_list(console, workbook.catalog, state, current.id if current else None)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    exercise_id: IdArg = None,
+    as_json: JsonOpt = False,
+    target: Annotated[
+        str, typer.Option(help="Grade the learner's files or the reference solutions.")
+    ] = "exercises",
+) -> None:
+    """Grade one exercise (default: the current one)."""
+    if target not in ("exercises", "solutions"):
+        fail("--target must be 'exercises' or 'solutions'")
+    workbook = open_workbook(ctx)
+    exercise = resolve(workbook, exercise_id, workbook.store.read())
+    try:
+        result = grading.check(workbook.catalog, exercise, target=target)
+    except grading.GraderError as exc:
+        if as_json:
+            print_json(
+                {
+                    "schema_version": grading.SCHEMA_VERSION,
+                    "exercise": exercise.id,
+                    "status": "error",
+                    "grader_error": str(exc),
+                }
+            )
+        else:
+            errors.print(Text(messages.GRADER_FAILED, style="bold red"))
+            errors.print(str(exc))
+        raise typer.Exit(EXIT_GRADER) from None
+    hint = record(workbook, exercise, result) if target == "exercises" else None
+    show_warnings(workbook)
+    if as_json:
+        result.hint = hint[1] if hint else ""
+        print_json(result.to_json())
+    else:
+        render.check_result(console, result, exercise, workbook.root, hint)
+        state = workbook.store.read()
+        console.print(
+            render.progress_bar(
+                render.done_count(workbook.catalog, state), len(workbook.catalog.exercises)
+            )
+        )
+        if result.passed and current_exercise(workbook.catalog, state) is None:
+            console.print()
+            console.print(workbook.catalog.final_message)
+    raise typer.Exit(0 if result.passed else EXIT_NOT_PASSED)
+
+
+def record(
+    workbook: Workbook, exercise: Exercise, result: grading.CheckResult
+) -> tuple[int, str] | None:
+    """Save the attempt; return the hint to show with a failure (the latest seen, or the first)."""
+    with workbook.store.update() as state:
+        progress = state.of(exercise.id)
+        progress.attempts += 1
+        progress.last_result = result.status
+        if result.passed:
+            if progress.status != "done":
+                progress.first_passed_at = now()
+            progress.status = "done"
+            if state.current == exercise.id:
+                state.current = None
+            return None
+        if progress.status == "done":
+            progress.status = "pending"  # it passed once, but not any more
+        progress.hints_shown = max(progress.hints_shown, 1)
+        level = min(progress.hints_shown, len(exercise.hints))
+        return level, exercise.hints[level - 1]
+
+
+@app.command()
+def hint(ctx: typer.Context, exercise_id: IdArg = None) -> None:
+    """Reveal the next hint level."""
+    workbook = open_workbook(ctx)
+    with workbook.store.update() as state:
+        exercise = resolve(workbook, exercise_id, state)
+        progress = state.of(exercise.id)
+        level = min(progress.hints_shown + 1, len(exercise.hints))
+        last_again = progress.hints_shown >= len(exercise.hints)
+        progress.hints_shown = level
+    show_warnings(workbook)
+    console.print(render.header(exercise, workbook.root))
+    render.print_hint(console, exercise, workbook.root, level, exercise.hints[level - 1])
+    if last_again:
+        console.print(Text(messages.NO_MORE_HINTS, style="dim"))
+
+
+@app.command()
+def solution(
+    ctx: typer.Context,
+    exercise_id: Annotated[str, typer.Argument(help="Exercise id or a unique part of it.")],
+    force: Annotated[bool, typer.Option(help="Peek before passing (recorded).")] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Show the reference solution once the exercise passes."""
+    workbook = open_workbook(ctx)
+    exercise = resolve(workbook, exercise_id, workbook.store.read())
+    if workbook.store.read().of(exercise.id).status != "done":
+        if not force:
+            fail(messages.SOLUTION_LOCKED.format(id=exercise.id), EXIT_NOT_PASSED)
+        confirm(messages.SOLUTION_PEEK_CONFIRM, yes)
+        with workbook.store.update() as state:
+            state.of(exercise.id).peeked = True
+    path = exercise.solution(workbook.root)
+    files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    for file in files:
+        console.print(render.link(file, workbook.root))
+        console.print(Syntax(file.read_text(encoding="utf-8"), "python", line_numbers=True))
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(messages.SOLUTION_PEEK_NEEDS_YES)
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(EXIT_NOT_PASSED)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    exercise_id: IdArg = None,
+    all_exercises: Annotated[bool, typer.Option("--all", help="Reset every exercise.")] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Restore pristine stubs (asks first)."""
+    if all_exercises == (exercise_id is not None):
+        fail("give an exercise id or --all (not both)")
+    workbook = open_workbook(ctx)
+    chosen = (
+        workbook.catalog.exercises
+        if all_exercises
+        else [resolve(workbook, exercise_id, workbook.store.read())]
+    )
+    what = "every exercise" if all_exercises else chosen[0].id
+    confirm(messages.RESET_CONFIRM.format(what=what), yes)
+    for exercise in chosen:
+        path = exercise.stub(workbook.root).relative_to(workbook.root)
+        if pristine.restore(workbook.catalog, exercise):
+            console.print(messages.RESET_DONE.format(path=path))
+        else:
+            errors.print(messages.RESET_NO_PRISTINE.format(path=path))
+    with workbook.store.update() as state:
+        for exercise in chosen:
+            state.of(exercise.id).status = "pending"
+
+
+@app.command()
+def skip(ctx: typer.Context, exercise_id: IdArg = None) -> None:
+    """Mark an exercise as skipped and move on (check it any time to finish it)."""
+    workbook = open_workbook(ctx)
+    with workbook.store.update() as state:
+        exercise = resolve(workbook, exercise_id, state)
+        if state.of(exercise.id).status != "done":
+            state.of(exercise.id).status = "skipped"
+        if state.current == exercise.id:
+            state.current = None
+    console.print(messages.SKIPPED.format(id=exercise.id))
+
+
+@app.command()
+def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Author check: solutions pass, stubs and known-wrong variants fail, catalog coherent."""
+    from workbook import verify as verify_module
+
+    workbook = open_workbook(ctx)
+    report = verify_module.verify(workbook.catalog)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        render.verify_report(console, report)
+    raise typer.Exit(0 if report.ok else EXIT_NOT_PASSED)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,66 @@
+"""Every sentence a learner reads from the grader, in one place and one voice."""
+
+# -- how a run ended ------------------------------------------------------------------
+NOT_RUN = "not run: the run stopped before this check"
+OUTPUT_FLOOD = "your code printed far too much output, so the run was stopped"
+TEST_HUNG = (
+    "“{requirement}” never finished, so the run was stopped: something waits forever or loops"
+)
+RUN_TIMEOUT = "the whole run took longer than {seconds:g} s, so it was stopped"
+CHANNEL_LOST = "the run stopped reporting before it finished"
+EXITED_EARLY = (
+    "the run ended early with exit code {code}: does your code call sys.exit() or os._exit()?"
+)
+KILLED = "the run was killed by signal {signal}"
+KILLED_BY_SIGNAL = {
+    "SIGSEGV": "the run crashed with a segmentation fault (signal SIGSEGV)",
+    "SIGBUS": "the run crashed with a bus error (signal SIGBUS)",
+    "SIGABRT": "the run aborted (signal SIGABRT)",
+    "SIGKILL": "the run was killed (signal SIGKILL): did it run out of memory?",
+    "SIGXFSZ": "your code wrote more output than the grader allows (signal SIGXFSZ)",
+}
+MISSING_RESULTS = "some checks never reported a result, so they count as not passed"
+NOTHING_COLLECTED = "the hidden suite has no checks: this is a problem in the workbook itself"
+
+# -- the CLI ---------------------------------------------------------------------------
+NO_ROOT = "No curriculum.toml here or above: run this inside the workbook (or pass --root)."
+CATALOG_BROKEN = "curriculum.toml has problems:"
+UNKNOWN_EXERCISE = "No exercise matches “{fragment}”. `workbook list` shows every id."
+AMBIGUOUS_EXERCISE = "“{fragment}” matches several exercises: {matches}. Be more specific."
+ALL_DONE = "Every exercise is done."
+NEXT_UP = "Next up"
+GRADER_FAILED = (
+    "The grader itself failed, so this says nothing about your code. "
+    "Please report it with this message:"
+)
+NOT_CHECKED = "not checked"
+PASSED_BANNER = "All requirements met. Exercise done ✓"
+COMPARE_SOLUTION = "Compare with the reference: workbook solution {id}"
+FIRST_HINT_PROMPT = "Stuck? `workbook hint {id}` reveals the next hint."
+HINT_HEADER = "Hint {level} of {total}"
+LAST_HINT_SUFFIX = "Read: {link}"
+NO_MORE_HINTS = "That was the last hint; the lesson section has the rest."
+LESSON = "Lesson"
+PROGRESS = "Progress"
+YOUR_OUTPUT = "your code printed"
+SOLUTION_LOCKED = (
+    "The reference solution opens once your exercise passes. "
+    "Keep at it, or peek with `workbook solution {id} --force` (the peek is recorded)."
+)
+SOLUTION_PEEK_CONFIRM = (
+    "Peek at the reference before passing? The peek is recorded in your progress."
+)
+SOLUTION_PEEK_NEEDS_YES = "Not asking without a terminal: add --yes to confirm the peek."
+RESET_CONFIRM = "Reset {what} to the pristine stub? Your changes there are lost."
+RESET_DONE = "Restored {path}."
+RESET_NO_PRISTINE = "No pristine copy of {path} is known (neither in git nor saved): nothing reset."
+SKIPPED = "Skipped {id}. `workbook list` shows it as skipped; check it any time."
+STATUS_WORDS = {
+    "passed": "passed",
+    "failed": "not passed yet",
+    "error": "your file has an error",
+    "timeout": "timed out",
+    "crashed": "crashed",
+}
+VERIFY_OK = "Everything verifies: solutions pass, stubs and known-wrong variants fail."
+VERIFY_BAD = "Verification found problems:"

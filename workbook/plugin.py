@@ -1,0 +1,85 @@
+"""Pytest plugin: the fixtures every hidden suite is written against.
+
+``exercise`` is the module under test, loaded by path from the target tree
+(``--target exercises|solutions|DIR``, default ``solutions``; ``--target-file`` grades one
+file, such as a known-wrong variant).  ``reference`` is always the reference solution.
+A suite lives at ``tests/NN_module/test_NN_name.py`` and grades ``NN_module/NN_name``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from workbook import loader
+
+TARGET_HELP = "tree whose exercises are graded: 'exercises', 'solutions' or a folder"
+TARGET_FILE_HELP = "grade this file (or package folder) instead of the target tree's"
+CHANNEL_HELP = "file descriptor for the grader's result stream (set by the runner)"
+STUB_MAY_PASS = (
+    "stub_may_pass(reason): this requirement may hold on the untouched stub, for the reason given"
+)
+CATALOG = "curriculum.toml"
+
+TARGETS: set[Path] = set()
+"""Files or package folders loaded as ``exercise``: a traceback frame in one is the learner's."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("workbook", "FastAPI Pro Workbook")
+    group.addoption("--target", default="solutions", help=TARGET_HELP)
+    group.addoption("--target-file", default=None, help=TARGET_FILE_HELP)
+    group.addoption("--workbook-channel", type=int, default=None, help=CHANNEL_HELP)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", STUB_MAY_PASS)
+    fd = config.getoption("--workbook-channel")
+    if fd is not None:
+        from workbook.reporting import ChannelReporter
+
+        config.pluginmanager.register(ChannelReporter(fd), "workbook-channel")
+
+
+def find_root(start: Path) -> Path:
+    """The workbook root: the nearest folder at or above ``start`` holding the catalog."""
+    for folder in (start, *start.parents):
+        if (folder / CATALOG).is_file():
+            return folder
+    raise pytest.UsageError(f"no {CATALOG} found above {start}")
+
+
+def exercise_path(suite: Path, tree: Path) -> Path:
+    """Where the exercise graded by ``suite`` lives in ``tree``: a file or a package folder."""
+    name = suite.stem.removeprefix("test_")
+    folder = tree / suite.parent.name
+    package = folder / name
+    return package if package.is_dir() else folder / f"{name}.py"
+
+
+def _tree(config: pytest.Config, root: Path) -> Path:
+    target = Path(config.getoption("--target"))
+    return target if target.is_absolute() else root / target
+
+
+@pytest.fixture(scope="module")
+def exercise(request: pytest.FixtureRequest) -> ModuleType:
+    """The module under test: the learner's file, a solution, or a chosen variant."""
+    suite = request.path
+    chosen = request.config.getoption("--target-file")
+    if chosen:
+        path = Path(chosen).resolve()
+    else:
+        path = exercise_path(suite, _tree(request.config, find_root(suite.parent)))
+    TARGETS.add(path)
+    return loader.load(path)
+
+
+@pytest.fixture(scope="module")
+def reference(request: pytest.FixtureRequest) -> ModuleType:
+    """The reference solution of the exercise under test, for differential checks."""
+    suite = request.path
+    root = find_root(suite.parent)
+    return loader.load(exercise_path(suite, root / "solutions"))

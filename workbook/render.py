@@ -1,0 +1,185 @@
+"""Rich output for the terminal: verdicts, lists, hints and the author's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from workbook import messages
+from workbook.catalog import Catalog, Exercise
+from workbook.grading import CheckResult
+from workbook.state import State
+from workbook.verify import Report
+
+MARKS = {
+    "passed": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "error": ("✗", "red"),
+    "timeout": ("⏱", "yellow"),
+    "crashed": ("✗", "magenta"),
+    "skipped": ("·", "dim"),
+}
+OUTPUT_LINES = 8
+BAR_WIDTH = 24
+
+
+def link(path: Path, root: Path, anchor: str = "") -> Text:
+    """A clickable (OSC 8) path relative to the workbook root."""
+    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    shown += f"#{anchor}" if anchor else ""
+    return Text(shown, style=f"link {path.resolve().as_uri()}")
+
+
+def progress_bar(done: int, total: int) -> Text:
+    filled = round(BAR_WIDTH * done / total) if total else 0
+    bar = Text("█" * filled, style="green") + Text("░" * (BAR_WIDTH - filled), style="dim")
+    return Text(f"{messages.PROGRESS} ") + bar + Text(f" {done}/{total} exercises done")
+
+
+def done_count(catalog: Catalog, state: State) -> int:
+    return sum(state.of(e.id).status == "done" for e in catalog.exercises)
+
+
+def header(exercise: Exercise, root: Path) -> Group:
+    title = Text.assemble((exercise.id, "bold"), " · ", exercise.title)
+    return Group(title, link(exercise.stub(root), root))
+
+
+def _details(test: dict[str, Any]) -> list[Text]:
+    details = test.get("details") or {}
+    lines = []
+    if details.get("request"):
+        lines.append(Text(details["request"], style="cyan"))
+    lines.append(Text(test["message"]))
+    for line in details.get("diff") or []:
+        style = "red" if line.startswith("-") else "green" if line.startswith("+") else "dim"
+        lines.append(Text(line, style=style))
+    if details.get("body") and not details.get("diff"):
+        lines.append(Text(f"body: {details['body']}", style="dim"))
+    if details.get("line"):
+        lines.append(Text(f"at line {details['line']} of your file", style="dim"))
+    if test.get("hint"):
+        lines.append(Text(f"? {test['hint']}", style="yellow"))
+    output = (test.get("output") or "").strip().splitlines()
+    if output:
+        lines.append(Text(f"{messages.YOUR_OUTPUT}:", style="dim"))
+        shown = output[:OUTPUT_LINES] + (["…"] if len(output) > OUTPUT_LINES else [])
+        lines.extend(Text(f"  {line}", style="dim") for line in shown)
+    return lines
+
+
+def check_result(
+    console: Console,
+    result: CheckResult,
+    exercise: Exercise,
+    root: Path,
+    hint: tuple[int, str] | None,
+) -> None:
+    """A verdict per requirement, then what to do next."""
+    console.print(header(exercise, root))
+    console.print()
+    for test in result.tests:
+        mark, style = MARKS.get(test["status"], ("?", "red"))
+        console.print(Text.assemble(f"  {mark} ", (test["requirement"], style)))
+        if test["status"] == "passed":
+            continue
+        if test["status"] == "skipped":
+            console.print(Text(f"      {test['message'] or messages.NOT_CHECKED}", style="dim"))
+            continue
+        for line in _details(test):
+            console.print(Text("      ") + line)
+    passed = sum(t["status"] == "passed" for t in result.tests)
+    console.print()
+    word = messages.STATUS_WORDS.get(result.status, result.status)
+    summary = f"{passed} of {len(result.tests)} requirements met · {word}"
+    console.print(Text(summary, style="bold green" if result.passed else "bold"))
+    if result.message and result.status in ("timeout", "crashed"):
+        console.print(Text(result.message, style=MARKS[result.status][1]))
+    if result.passed:
+        console.print(Text(messages.PASSED_BANNER, style="bold green"))
+        console.print(messages.COMPARE_SOLUTION.format(id=exercise.id))
+        return
+    if hint is not None:
+        print_hint(console, exercise, root, *hint)
+    console.print(Text(f"{messages.LESSON}: ") + lesson_link(exercise, root))
+
+
+def lesson_link(exercise: Exercise, root: Path) -> Text:
+    return link(root / exercise.lesson, root, exercise.section)
+
+
+def print_hint(console: Console, exercise: Exercise, root: Path, level: int, text: str) -> None:
+    total = len(exercise.hints)
+    title = messages.HINT_HEADER.format(level=level, total=total)
+    console.print(Text.assemble((f"{title}: ", "bold yellow"), text))
+    if level == total:
+        read = messages.LAST_HINT_SUFFIX.format(link="")
+        console.print(Text(read) + lesson_link(exercise, root))
+    else:
+        console.print(Text(messages.FIRST_HINT_PROMPT.format(id=exercise.id), style="dim"))
+
+
+def status_line(status: str) -> Text:
+    styles = {"done": "green", "skipped": "yellow", "pending": "dim"}
+    return Text(status, style=styles.get(status, ""))
+
+
+def exercise_list(console: Console, catalog: Catalog, state: State, current: str | None) -> None:
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for column in ("", "exercise", "title", "status"):
+        table.add_column(column)
+    for module in catalog.modules:
+        table.add_row("", Text(module.title, style="bold underline"), "", "")
+        for exercise in module.exercises:
+            marker = "▶" if exercise.id == current else ""
+            table.add_row(
+                marker,
+                link(exercise.stub(catalog.root), catalog.root),
+                exercise.title,
+                status_line(state.of(exercise.id).status),
+            )
+    console.print(table)
+    console.print(progress_bar(done_count(catalog, state), len(catalog.exercises)))
+
+
+def overview(console: Console, catalog: Catalog, state: State, current: Exercise | None) -> None:
+    console.print(Text(catalog.title, style="bold"))
+    console.print(progress_bar(done_count(catalog, state), len(catalog.exercises)))
+    console.print()
+    if current is None:
+        console.print(Text(messages.ALL_DONE, style="bold green"))
+        console.print(catalog.final_message)
+        return
+    console.print(Text(f"{messages.NEXT_UP}:", style="bold"))
+    console.print(header(current, catalog.root))
+    console.print(Text(f"{messages.LESSON}: ") + lesson_link(current, catalog.root))
+    console.print(Text("Notebook: ") + link(catalog.root / current.notebook, catalog.root))
+    console.print()
+    console.print(f"Grade it with: workbook check {current.id}")
+
+
+def verify_report(console: Console, report: Report) -> None:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("exercise", "solution", "stub", "known-wrong"):
+        table.add_column(column)
+    for item in report.exercises:
+        wrong = ", ".join(f"{w['name'].split('__')[-1]}: {w['status']}" for w in item.known_wrong)
+        table.add_row(
+            Text(item.id, style="red" if item.problems else ""),
+            Text(item.solution, style="green" if item.solution == "passed" else "red"),
+            item.stub,
+            wrong,
+        )
+    console.print(table)
+    problems = report.problems + [f"{e.id}: {p}" for e in report.exercises for p in e.problems]
+    if not problems:
+        console.print(Text(messages.VERIFY_OK, style="bold green"))
+        return
+    console.print(Text(messages.VERIFY_BAD, style="bold red"))
+    for problem in problems:
+        console.print(f"  - {escape(problem)}")

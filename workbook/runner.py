@@ -1,0 +1,360 @@
+"""Parent side of a grading run: one child process per run, and the verdict.
+
+The child runs pytest on one hidden suite under limits and streams events back over a
+pipe this process owns.  The verdict comes from what was seen on that pipe against the
+list of tests collected before any learner code ran: a test that never reported, a child
+that exited early (even with code 0), was killed or hung, is never a pass.  Afterwards
+the child's whole process group, and anything it left behind, is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbook import messages
+
+GRADING_CONFIG = Path(__file__).with_name("grading.ini")
+PLUGINS = ("workbook", "asyncio", "timeout", "hypothesispytest")
+GRACE_S = 3.0
+EXIT_WAIT_S = 2.0
+TOKEN_VARIABLE = "WORKBOOK_RUN"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long, how much memory and how much output one run may take."""
+
+    test_timeout: float = 10.0
+    run_timeout: float = 120.0
+    memory_mb: int = 2048
+    files_mb: int = 64
+    output_bytes: int = 8 * 1024 * 1024
+    output_kept: int = 16 * 1024
+
+
+@dataclass
+class TestOutcome:
+    id: str
+    name: str
+    requirement: str
+    stub_may_pass: str | None = None
+    status: str = "skipped"
+    message: str = ""
+    help: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunOutcome:
+    """What a run showed: per-test outcomes, and how the child itself ended."""
+
+    tests: list[TestOutcome]
+    ended: str  # finished | crashed | timeout | internal
+    message: str = ""
+    output: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class _Stream:
+    """The child's stdout and stderr: the head is kept, the rest only counted."""
+
+    kept: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", "replace")
+
+
+def pytest_args(
+    suite: Path,
+    root: Path,
+    limits: Limits,
+    channel: int,
+    target: str | None,
+    target_file: Path | None,
+) -> list[str]:
+    args = [
+        str(suite),
+        "-c",
+        str(GRADING_CONFIG),
+        "--rootdir",
+        str(root),
+        "--noconftest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--assert=plain",
+    ]
+    for name in PLUGINS:
+        args += ["-p", name]
+    args += [
+        "--timeout",
+        f"{limits.test_timeout:g}",
+        "--timeout-method",
+        "signal",
+        "--workbook-channel",
+        str(channel),
+    ]
+    if target is not None:
+        args += ["--target", target]
+    if target_file is not None:
+        args += ["--target-file", str(target_file)]
+    return args
+
+
+def _child_env(token: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "PYTHON", "HYPOTHESIS_", "COV_"))
+    }
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", MALLOC_ARENA_MAX="2", NO_COLOR="1")
+    env[TOKEN_VARIABLE] = token
+    return env
+
+
+def run(
+    suite: Path,
+    root: Path,
+    limits: Limits = Limits(),
+    *,
+    target: str | None = None,
+    target_file: Path | None = None,
+) -> RunOutcome:
+    """Grade ``suite`` in a child process and return what it showed."""
+    started = time.monotonic()
+    read_fd, write_fd = os.pipe()
+    token = secrets.token_hex(8)
+    command = [
+        sys.executable,
+        "-I",
+        "-B",
+        "-m",
+        "workbook.child",
+        "--memory-mb",
+        str(limits.memory_mb),
+        "--files-mb",
+        str(limits.files_mb),
+        *pytest_args(suite, root, limits, write_fd, target, target_file),
+    ]
+    try:
+        child = subprocess.Popen(
+            command,
+            cwd=root,
+            env=_child_env(token),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+    finally:
+        os.close(write_fd)
+    try:
+        return _Watch(child, read_fd, limits, started).outcome()
+    finally:
+        _kill_everything(child, token)
+
+
+class _Watch:
+    """Follows one child's events until it finishes, hangs, crashes or floods."""
+
+    def __init__(
+        self, child: subprocess.Popen[bytes], read_fd: int, limits: Limits, started: float
+    ) -> None:
+        self.child = child
+        self.limits = limits
+        self.started = started
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.stream = _Stream()
+        self.flooded = threading.Event()
+        self.tests: dict[str, TestOutcome] = {}
+        self.current: str | None = None
+        self.current_since = started
+        self.collect_error = ""
+        self._threads = [
+            threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True),
+            threading.Thread(target=self._read_output, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_channel(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as channel:
+            for line in channel:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict):
+                    self.events.put(event)
+        self.events.put(None)
+
+    def _read_output(self) -> None:
+        assert self.child.stdout is not None
+        stream = self.child.stdout
+        while chunk := os.read(stream.fileno(), 65536):
+            room = self.limits.output_kept - len(self.stream.kept)
+            if room > 0:
+                self.stream.kept += chunk[:room]
+            self.stream.total += len(chunk)
+            if self.stream.total > self.limits.output_bytes and not self.flooded.is_set():
+                self.flooded.set()
+                self.events.put({"event": "flood"})
+
+    def _deadline(self) -> float:
+        run_end = self.started + self.limits.run_timeout
+        if self.current is None:
+            return run_end
+        return min(run_end, self.current_since + self.limits.test_timeout + GRACE_S)
+
+    def _events(self) -> Iterator[dict[str, Any] | None]:
+        while True:
+            wait = self._deadline() - time.monotonic()
+            if wait <= 0:
+                yield {"event": "deadline"}
+                return
+            try:
+                yield self.events.get(timeout=wait)
+            except queue.Empty:
+                continue
+
+    def outcome(self) -> RunOutcome:
+        ended, message = "crashed", ""
+        for event in self._events():
+            if event is None:  # the channel closed: the child has gone
+                ended, message = "crashed", self._exit_message()
+                break
+            kind = event.get("event")
+            if kind == "collected":
+                self._collected(event["tests"])
+            elif kind == "collect_error":
+                self.collect_error = str(event.get("message", ""))
+            elif kind == "start":
+                self.current, self.current_since = event["id"], time.monotonic()
+            elif kind == "result":
+                self._result(event)
+            elif kind == "finish":
+                ended = "finished"
+                break
+            elif kind == "flood":
+                ended, message = "crashed", messages.OUTPUT_FLOOD
+                break
+            elif kind == "deadline":
+                ended, message = "timeout", self._timeout_message()
+                break
+        return self._finish(ended, message)
+
+    def _collected(self, tests: list[dict[str, Any]]) -> None:
+        for test in tests:
+            self.tests[test["id"]] = TestOutcome(
+                id=test["id"],
+                name=test["name"],
+                requirement=test["requirement"],
+                stub_may_pass=test.get("stub_may_pass"),
+                message=messages.NOT_RUN,
+            )
+
+    def _result(self, event: dict[str, Any]) -> None:
+        test = self.tests.get(event["id"])
+        if test is None:
+            return  # a result for a test never collected is not evidence of anything
+        test.status = str(event.get("status", "failed"))
+        test.message = str(event.get("message") or "")
+        test.help = event.get("help")
+        test.details = event.get("details") or {}
+        test.output = str(event.get("output") or "")
+        test.duration_s = float(event.get("duration_s") or 0.0)
+        if self.current == event["id"]:
+            self.current = None
+
+    def _timeout_message(self) -> str:
+        if self.current is not None and self.current in self.tests:
+            return messages.TEST_HUNG.format(requirement=self.tests[self.current].requirement)
+        return messages.RUN_TIMEOUT.format(seconds=self.limits.run_timeout)
+
+    def _exit_message(self) -> str:
+        try:
+            code = self.child.wait(timeout=EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return messages.CHANNEL_LOST
+        if code < 0:
+            name = signal.Signals(-code).name
+            return messages.KILLED_BY_SIGNAL.get(name, messages.KILLED).format(signal=name)
+        return messages.EXITED_EARLY.format(code=code)
+
+    def _finish(self, ended: str, message: str) -> RunOutcome:
+        if ended == "finished" and self.collect_error:
+            ended, message = "internal", self.collect_error
+        elif ended == "finished" and not self.tests:
+            ended, message = "internal", messages.NOTHING_COLLECTED
+        if ended != "finished":
+            self._mark_unfinished(ended, message)
+        elif any(test.message == messages.NOT_RUN for test in self.tests.values()):
+            ended, message = "crashed", messages.MISSING_RESULTS
+            self._mark_unfinished(ended, message)
+        return RunOutcome(
+            tests=list(self.tests.values()),
+            ended=ended,
+            message=message,
+            output=self.stream.text(),
+            duration_s=round(time.monotonic() - self.started, 3),
+        )
+
+    def _mark_unfinished(self, ended: str, message: str) -> None:
+        for test in self.tests.values():
+            if test.message != messages.NOT_RUN:
+                continue
+            if test.id == self.current:
+                test.status, test.message = ended, message
+                test.duration_s = round(time.monotonic() - self.current_since, 3)
+            else:
+                test.status = "skipped"
+
+
+def _kill_everything(child: subprocess.Popen[bytes], token: str) -> None:
+    """Kill the child's process group and any process that carries this run's token."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        child.kill()
+    for pid in _processes_with(token):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def _processes_with(token: str) -> list[int]:
+    """Processes (Linux) whose environment holds this run's token: escapees from the group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    marker = f"{TOKEN_VARIABLE}={token}".encode()
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -1,0 +1,187 @@
+"""Helpers for hidden suites: checks that fail in one voice, and a client for an app.
+
+Every failed check raises :class:`Mismatch` (or :class:`Failure`), whose message reads
+like check50's: ``expected status 201, not 200``.  The plugin turns its fields into the
+expected/actual block a learner sees, so suites never hand-roll f-strings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+BODY_EXCERPT = 300
+DIFF_LINES = 40
+STARTUP_TIMEOUT = 5.0
+
+
+class Failure(AssertionError):
+    """A requirement not met, with an optional question that points at the usual mistake."""
+
+    def __init__(self, message: str, *, help: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+        self.details = {key: value for key, value in details.items() if value is not None}
+
+
+class Mismatch(Failure):
+    """Something was observed other than what the requirement asks for."""
+
+    def __init__(
+        self, what: str, expected: Any, actual: Any, *, help: str | None = None, **details: Any
+    ) -> None:
+        super().__init__(
+            f"expected {what} {_show(expected)}, not {_show(actual)}",
+            help=help,
+            what=what,
+            expected=expected,
+            actual=actual,
+            **details,
+        )
+
+
+class AppStartError(Exception):
+    """The app under test did not start: every later check depends on it."""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        return _compact(value)
+    return repr(value)
+
+
+def _compact(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= BODY_EXCERPT else text[: BODY_EXCERPT - 1] + "…"
+
+
+def _request_line(response: httpx.Response) -> str:
+    request = response.request
+    target = request.url.raw_path.decode("ascii", "replace")
+    return f"{request.method} {target}"
+
+
+def _body_excerpt(response: httpx.Response) -> str:
+    text = response.text
+    return text if len(text) <= BODY_EXCERPT else text[: BODY_EXCERPT - 1] + "…"
+
+
+def json_diff(expected: Any, actual: Any) -> list[str]:
+    """Unified diff of two JSON values, pretty-printed with sorted keys."""
+    left = json.dumps(expected, indent=2, sort_keys=True, default=str).splitlines()
+    right = json.dumps(actual, indent=2, sort_keys=True, default=str).splitlines()
+    lines = list(difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2))
+    body = lines[2:]
+    if len(body) > DIFF_LINES:
+        body = [*body[:DIFF_LINES], f"… {len(body) - DIFF_LINES} more lines"]
+    return body
+
+
+def expect_equal(what: str, expected: Any, actual: Any, *, help: str | None = None) -> None:
+    """Fail with ``expected <what> X, not Y`` unless the two are equal."""
+    if expected != actual:
+        diff = json_diff(expected, actual) if isinstance(expected, (dict, list)) else None
+        raise Mismatch(what, expected, actual, help=help, diff=diff)
+
+
+def expect(condition: object, message: str, *, help: str | None = None) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise Failure(message, help=help)
+
+
+def expect_status(response: httpx.Response, expected: int, *, help: str | None = None) -> None:
+    """The response has this status code."""
+    if response.status_code != expected:
+        raise Mismatch(
+            "status",
+            expected,
+            response.status_code,
+            help=help,
+            request=_request_line(response),
+            body=_body_excerpt(response),
+        )
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The decoded JSON body, or a failure saying what came back instead."""
+    try:
+        return response.json()
+    except ValueError:
+        content_type = response.headers.get("content-type", "no content-type")
+        raise Failure(
+            f"expected a JSON body, not {content_type}",
+            request=_request_line(response),
+            body=_body_excerpt(response),
+        ) from None
+
+
+def expect_json(response: httpx.Response, expected: Any, *, help: str | None = None) -> None:
+    """The response body is exactly this JSON value."""
+    actual = response_json(response)
+    if actual != expected:
+        raise Mismatch(
+            "body",
+            expected,
+            actual,
+            help=help,
+            request=_request_line(response),
+            diff=json_diff(expected, actual),
+        )
+
+
+def expect_header(
+    response: httpx.Response, name: str, expected: str | None, *, help: str | None = None
+) -> None:
+    """The header has this value; ``None`` means it must be absent."""
+    actual = response.headers.get(name)
+    if actual != expected:
+        raise Mismatch(
+            f"header {name}",
+            expected if expected is not None else "to be absent",
+            actual if actual is not None else "no such header",
+            help=help,
+            request=_request_line(response),
+        )
+
+
+def expect_keys(what: str, expected: set[str], actual: Mapping[str, Any]) -> None:
+    """A mapping has exactly these keys."""
+    keys = set(actual)
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
+        parts = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]
+        raise Failure(f"{what}: " + ", ".join(part for part in parts if part))
+
+
+@asynccontextmanager
+async def client_for(app: Any, *, lifespan: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``AsyncClient`` talking to ``app`` in-process, with its lifespan running."""
+    transport_app = app
+    if not lifespan:
+        async with _client(transport_app) as client:
+            yield client
+        return
+    manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
+    try:
+        await manager.__aenter__()
+    except Exception as exc:
+        raise AppStartError(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        async with _client(manager.app) as client:
+            yield client
+    finally:
+        await manager.__aexit__(None, None, None)
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
