@@ -79,8 +79,8 @@ def json_diff(expected: Any, actual: Any) -> list[str]:
     """Unified diff of two JSON values, pretty-printed with sorted keys."""
     left = json.dumps(expected, indent=2, sort_keys=True, default=str).splitlines()
     right = json.dumps(actual, indent=2, sort_keys=True, default=str).splitlines()
-    lines = list(difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2))
-    body = lines[2:]
+    lines = difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2)
+    body = [line for line in list(lines)[2:] if not line.startswith("@@")]
     if len(body) > DIFF_LINES:
         body = [*body[:DIFF_LINES], f"… {len(body) - DIFF_LINES} more lines"]
     return body

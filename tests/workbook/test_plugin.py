@@ -1,0 +1,72 @@
+"""The plugin and loader: targets by path, unique module names, requirements from docstrings."""
+
+from pathlib import Path
+
+import pytest
+
+from workbook import catalog, grading, loader, plugin
+from workbook.testing import Mismatch, json_diff
+
+
+def test_suite_maps_to_its_exercise_in_any_tree(sample):
+    suite = sample / "tests/01_basics/test_02_square.py"
+    assert plugin.exercise_path(suite, sample / "solutions") == (
+        sample / "solutions/01_basics/02_square.py"
+    )
+    package = sample / "exercises/01_basics/02_square"
+    package.mkdir()
+    assert plugin.exercise_path(suite, sample / "exercises") == package
+
+
+def test_exercise_and_solution_load_side_by_side_under_unique_names(sample):
+    stub = loader.load(sample / "exercises/01_basics/02_square.py")
+    solution = loader.load(sample / "solutions/01_basics/02_square.py")
+    assert stub is not solution
+    assert stub.__name__ != solution.__name__
+    assert loader.load(sample / "solutions/01_basics/02_square.py") is solution
+
+
+def test_a_missing_name_says_which_and_why(sample):
+    stub = loader.load(sample / "exercises/01_basics/01_greeting.py")
+    with pytest.raises(loader.MissingName, match="defines no `make_app`"):
+        stub.make_app  # noqa: B018
+    assert not hasattr(stub, "make_app")
+
+
+def test_a_missing_file_is_a_load_error(tmp_path):
+    with pytest.raises(loader.LoadError, match="missing"):
+        loader.load(tmp_path / "nowhere.py")
+
+
+def grade(root: Path, fragment: str, **options) -> grading.CheckResult:
+    loaded = catalog.load(root)
+    (exercise,) = loaded.find(fragment)
+    return grading.check(loaded, exercise, **options)
+
+
+def test_requirements_come_from_docstrings_with_parameters_filled_in(sample):
+    result = grade(sample, "square", target="solutions")
+    assert [t["requirement"] for t in result.tests] == [
+        "GET /square/2 answers its square",
+        "GET /square/3 answers its square",
+        "answers like the reference for small numbers",
+    ]
+
+
+def test_reference_is_available_beside_the_target(sample):
+    wrong = sample / "tests/01_basics/wrong/02_square__doubles.py"
+    result = grade(sample, "square", target_file=wrong)
+    assert result.status == "failed"
+    assert result.tests[-1]["message"] == 'expected body {"result": 9}, not {"result": -6}'
+
+
+def test_mismatch_reads_in_one_voice():
+    assert str(Mismatch("status", 201, 200)) == "expected status 201, not 200"
+    assert str(Mismatch("header vary", "Accept", None)) == 'expected header vary "Accept", not None'
+    assert json_diff({"a": 1, "b": [1]}, {"a": 2, "b": [1]}) == [
+        " {",
+        '-  "a": 1,',
+        '+  "a": 2,',
+        '   "b": [',
+        "     1",
+    ]
