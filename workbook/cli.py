@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,11 @@ from workbook.state import State, Store, now
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2
 EXIT_GRADER = 3
+DEBUG_VARIABLE = "WORKBOOK_DEBUG"
 
 app = typer.Typer(
     add_completion=False,
+    pretty_exceptions_enable=False,
     no_args_is_help=False,
     invoke_without_command=True,
     help="FastAPI Pro Workbook: lessons, notebooks and graded exercises.",
@@ -330,4 +333,12 @@ def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 def main() -> None:
-    app()
+    """Run the CLI; an unexpected error is reported as the grader's, never as a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        errors.print(Text(messages.GRADER_FAILED, style="bold red"))
+        errors.print(f"{type(exc).__name__}: {exc} (set {DEBUG_VARIABLE}=1 for the traceback)")
+        sys.exit(EXIT_GRADER)

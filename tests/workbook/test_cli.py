@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from workbook.cli import EXIT_GRADER, app
+from workbook.cli import EXIT_GRADER, app, main
 
 GREETING = "01_basics/01_greeting"
 
@@ -228,3 +228,18 @@ def test_verify_catches_each_problem(sample, breakage, problem):
     data = json.loads(result.output)
     found = data["problems"] + [p for e in data["exercises"] for p in e["problems"]]
     assert any(problem in p for p in found), found
+
+
+def test_an_unexpected_error_is_the_graders_and_shows_no_traceback(sample, monkeypatch, capsys):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("workbook.catalog.load", explode)
+    monkeypatch.setattr("sys.argv", ["workbook", "--root", str(sample), "list"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == EXIT_GRADER
+    err = capsys.readouterr().err
+    assert "The grader itself failed" in err
+    assert "RuntimeError: boom" in err
+    assert "Traceback" not in err
