@@ -17,6 +17,19 @@ FORMAT_VERSION = 1
 NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 ANCHOR = re.compile(r"\{\s*#([\w-]+)[^}]*\}\s*$")
 HINTS = range(2, 4)
+KEYS = {
+    "catalog": {
+        "format_version",
+        "title",
+        "welcome_message",
+        "final_message",
+        "defaults",
+        "modules",
+    },
+    "defaults": {"points", "timeout", "run_timeout"},
+    "module": {"id", "title", "lesson", "notebook", "exercises"},
+    "exercise": {"name", "title", "section", "hints", "points", "timeout", "run_timeout"},
+}
 
 
 class CatalogError(Exception):
@@ -147,7 +160,9 @@ class _Parser:
         if version != FORMAT_VERSION:
             detail = "update the workbook" if isinstance(version, int) else "expected 1"
             self.problem(FILENAME, f"format_version is {version!r} ({detail})")
+        self.known(data, "catalog", FILENAME)
         defaults = data.get("defaults", {})
+        self.known(defaults, "defaults", "[defaults]")
         modules = tuple(self.module(raw, defaults) for raw in data.get("modules", []))
         if not modules:
             self.problem(FILENAME, "no modules")
@@ -160,6 +175,10 @@ class _Parser:
             final_message=str(data.get("final_message", "")).strip(),
             modules=modules,
         )
+
+    def known(self, raw: dict[str, Any], kind: str, where: str) -> None:
+        for key in sorted(set(raw) - KEYS[kind]):
+            self.problem(where, f"unknown key `{key}`")
 
     def text(self, raw: dict[str, Any], key: str, where: str) -> str:
         value = raw.get(key)
@@ -177,6 +196,7 @@ class _Parser:
     def module(self, raw: dict[str, Any], defaults: dict[str, Any]) -> Module:
         module_id = str(raw.get("id", ""))
         where = f"module {module_id or '?'}"
+        self.known(raw, "module", where)
         if not NAME.match(module_id):
             self.problem(where, "`id` must look like 01_async_foundations")
         lesson = self.existing(raw, "lesson", where)
@@ -203,6 +223,7 @@ class _Parser:
         name = str(raw.get("name", ""))
         exercise_id = f"{module_id}/{name}"
         where = f"exercise {exercise_id}"
+        self.known(raw, "exercise", where)
         if not NAME.match(name):
             self.problem(where, "`name` must look like 02_wrap_blocking_sdk")
         if exercise_id in self.ids:
@@ -226,7 +247,7 @@ class _Parser:
             section=section,
             hints=tuple(str(h).strip() for h in hints),
             points=self.positive(raw, defaults, "points", where, 10),
-            test_timeout=self.positive(raw, defaults, "test_timeout", where, 10),
+            test_timeout=self.positive(raw, defaults, "timeout", where, 10),
             run_timeout=self.positive(raw, defaults, "run_timeout", where, 120),
             lesson=lesson,
             notebook=notebook,

@@ -86,6 +86,11 @@ def test_finds_exercises_by_fragment(sample, fragment, expected):
             "exercise 01_basics/Square!: `name` must look like 02_wrap_blocking_sdk",
         ),
         (
+            "points = 5",
+            "points = 5\nhint = 'typo'",
+            "exercise 01_basics/02_square: unknown key `hint`",
+        ),
+        (
             "format_version = 1",
             "format_version = 7",
             "curriculum.toml: format_version is 7 (update the workbook)",
