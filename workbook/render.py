@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -50,20 +51,25 @@ def header(exercise: Exercise, root: Path) -> Group:
     return Group(title, link(exercise.stub(root), root))
 
 
-def _details(test: dict[str, Any]) -> list[Text]:
+def _details(test: dict[str, Any], helped: set[str]) -> list[Text]:
     details = test.get("details") or {}
     lines = []
     if details.get("request"):
         lines.append(Text(details["request"], style="cyan"))
-    lines.append(Text(test["message"]))
-    for line in details.get("diff") or []:
+    diff = details.get("diff") or []
+    if diff:
+        lines.append(Text(f"the {details.get('what', 'value')} differs (- expected, + yours):"))
+    else:
+        lines.append(Text(test["message"]))
+    for line in diff:
         style = "red" if line.startswith("-") else "green" if line.startswith("+") else "dim"
         lines.append(Text(line, style=style))
-    if details.get("body") and not details.get("diff"):
+    if details.get("body") and not diff:
         lines.append(Text(f"body: {details['body']}", style="dim"))
     if details.get("line"):
         lines.append(Text(f"at line {details['line']} of your file", style="dim"))
-    if test.get("hint"):
+    if test.get("hint") and test["hint"] not in helped:
+        helped.add(test["hint"])
         lines.append(Text(f"? {test['hint']}", style="yellow"))
     output = (test.get("output") or "").strip().splitlines()
     if output:
@@ -71,6 +77,19 @@ def _details(test: dict[str, Any]) -> list[Text]:
         shown = output[:OUTPUT_LINES] + (["…"] if len(output) > OUTPUT_LINES else [])
         lines.extend(Text(f"  {line}", style="dim") for line in shown)
     return lines
+
+
+def indented(text: Text | Table, level: int) -> Padding:
+    return Padding(text, (0, 0, 0, level), expand=False)
+
+
+def marked(mark: str, text: Text) -> Padding:
+    """``mark text`` with wrapped lines hanging under the text, not under the mark."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text(mark, style=text.style), text)
+    return indented(grid, 2)
 
 
 def check_result(
@@ -83,16 +102,18 @@ def check_result(
     """A verdict per requirement, then what to do next."""
     console.print(header(exercise, root))
     console.print()
+    helped: set[str] = set()
     for test in result.tests:
         mark, style = MARKS.get(test["status"], ("?", "red"))
-        console.print(Text.assemble(f"  {mark} ", (test["requirement"], style)))
+        console.print(marked(mark, Text(test["requirement"], style=style)))
         if test["status"] == "passed":
             continue
         if test["status"] == "skipped":
-            console.print(Text(f"      {test['message'] or messages.NOT_CHECKED}", style="dim"))
+            message = test["message"] or messages.NOT_CHECKED
+            console.print(indented(Text(message, style="dim"), 6))
             continue
-        for line in _details(test):
-            console.print(Text("      ") + line)
+        for line in _details(test, helped):
+            console.print(indented(line, 6))
     passed = sum(t["status"] == "passed" for t in result.tests)
     console.print()
     word = messages.STATUS_WORDS.get(result.status, result.status)
@@ -130,19 +151,18 @@ def status_line(status: str) -> Text:
 
 
 def exercise_list(console: Console, catalog: Catalog, state: State, current: str | None) -> None:
-    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-    for column in ("", "exercise", "title", "status"):
-        table.add_column(column)
+    table = Table(box=None, pad_edge=False, show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    table.add_column(no_wrap=True)
     for module in catalog.modules:
-        table.add_row("", Text(module.title, style="bold underline"), "", "")
+        table.add_row("", Text(module.id, style="bold"), Text(module.title, style="bold"), "")
         for exercise in module.exercises:
             marker = "▶" if exercise.id == current else ""
-            table.add_row(
-                marker,
-                link(exercise.stub(catalog.root), catalog.root),
-                exercise.title,
-                status_line(state.of(exercise.id).status),
-            )
+            name = link(exercise.stub(catalog.root), catalog.root)
+            name.plain = f"  {exercise.name}"
+            table.add_row(marker, name, exercise.title, status_line(state.of(exercise.id).status))
     console.print(table)
     console.print(progress_bar(done_count(catalog, state), len(catalog.exercises)))
 

@@ -118,7 +118,7 @@ def pytest_args(
     return args
 
 
-def _child_env(token: str) -> dict[str, str]:
+def _child_env(token: str, root: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -126,6 +126,8 @@ def _child_env(token: str) -> dict[str, str]:
     }
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", MALLOC_ARENA_MAX="2", NO_COLOR="1")
     env[TOKEN_VARIABLE] = token
+    # hypothesis keeps caches on disk: inside the progress folder, not in the learner's tree
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(root / ".workbook" / "hypothesis")
     return env
 
 
@@ -157,7 +159,7 @@ def run(
         child = subprocess.Popen(
             command,
             cwd=root,
-            env=_child_env(token),
+            env=_child_env(token, root),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

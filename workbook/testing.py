@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -163,12 +163,26 @@ def expect_keys(what: str, expected: set[str], actual: Mapping[str, Any]) -> Non
         raise Failure(f"{what}: " + ", ".join(part for part in parts if part))
 
 
+def provide(value: Any) -> Callable[[], Awaitable[Any]]:
+    """A dependency override handing out ``value``; async, so it never borrows a thread."""
+
+    async def dependency() -> Any:
+        return value
+
+    return dependency
+
+
 @asynccontextmanager
-async def client_for(app: Any, *, lifespan: bool = True) -> AsyncIterator[httpx.AsyncClient]:
-    """An ``AsyncClient`` talking to ``app`` in-process, with its lifespan running."""
-    transport_app = app
+async def client_for(
+    app: Any, *, lifespan: bool = True, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``AsyncClient`` talking to ``app`` in-process, with its lifespan running.
+
+    With ``raise_app_exceptions=False`` an exception escaping the app becomes the 500
+    a real server would send, instead of surfacing in the test.
+    """
     if not lifespan:
-        async with _client(transport_app) as client:
+        async with _client(app, raise_app_exceptions) as client:
             yield client
         return
     manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
@@ -177,11 +191,12 @@ async def client_for(app: Any, *, lifespan: bool = True) -> AsyncIterator[httpx.
     except Exception as exc:
         raise AppStartError(f"{type(exc).__name__}: {exc}") from exc
     try:
-        async with _client(manager.app) as client:
+        async with _client(manager.app, raise_app_exceptions) as client:
             yield client
     finally:
         await manager.__aexit__(None, None, None)
 
 
-def _client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+def _client(app: Any, raise_app_exceptions: bool) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")

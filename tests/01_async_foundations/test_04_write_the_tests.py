@@ -1,0 +1,128 @@
+"""Hidden checks for 01_async_foundations/04_write_the_tests.
+
+The learner writes tests; these checks grade the tests.  Each learner test runs with a
+client of our own, wired to a fresh app: the reference's app, which every test must pass,
+or a bug-seeded copy from seeded/, which at least one test must fail.  Only tests that
+pass against the correct app count as catching a bug: a test that always fails proves
+nothing.  Each seeded file's docstring names its bug.
+"""
+
+import ast
+import inspect
+import traceback
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from workbook.loader import load
+from workbook.testing import Failure, client_for, expect
+
+SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.py"))
+MIN_TESTS = 4
+TEST_TIMEOUT_S = 2.0
+
+LearnerTest = Callable[[httpx.AsyncClient], Coroutine[Any, Any, None]]
+
+
+def describe_bug(path: Path) -> str:
+    """The bug a seeded app carries: its module docstring."""
+    return ast.get_docstring(ast.parse(path.read_text())) or path.stem
+
+
+@pytest.fixture(scope="module")
+def learner_tests(exercise: ModuleType) -> dict[str, LearnerTest]:
+    """The learner's tests by name; every check needs them in a shape it can run."""
+    tests = {
+        name: value
+        for name, value in vars(exercise).items()
+        if name.startswith("test_") and callable(value)
+    }
+    misshapen = [
+        name
+        for name, test in tests.items()
+        if not inspect.iscoroutinefunction(test)
+        or list(inspect.signature(test).parameters) != ["client"]
+    ]
+    if misshapen:
+        raise Failure(
+            f"expected every test to be `async def test_…(client)`, unlike {', '.join(misshapen)}",
+            help="Does a test take other fixtures, or is it a plain def? The checks can "
+            "only pass each test a client.",
+        )
+    return tests
+
+
+async def run(test: LearnerTest, create_app: Callable[[], FastAPI]) -> BaseException | None:
+    """Run one learner test against a fresh app; return what it raised, if anything."""
+    try:
+        async with client_for(create_app()) as client:
+            with anyio.fail_after(TEST_TIMEOUT_S):
+                await test(client)
+    except Exception as exc:  # a failing learner test: an assert, an error, a timeout
+        return exc
+    return None
+
+
+def describe(name: str, exc: BaseException, source: str) -> str:
+    """`test_x` failed at line 12: assert r.status_code == 201 (AssertionError)."""
+    frames = [
+        frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == source
+    ]
+    where = f" at line {frames[-1].lineno}: {frames[-1].line}" if frames else ""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        reason = f"it did not finish within {TEST_TIMEOUT_S:g} s"
+    return f"{name} failed{where} ({reason})"
+
+
+async def passing(
+    tests: dict[str, LearnerTest], create_app: Callable[[], FastAPI]
+) -> dict[str, BaseException | None]:
+    """What each test raised against a fresh app built by create_app (None: it passed)."""
+    return {name: await run(test, create_app) for name, test in tests.items()}
+
+
+def test_enough_tests(learner_tests: dict[str, LearnerTest]) -> None:
+    """you wrote at least four tests, each an `async def test_…(client)`"""
+    expect(
+        len(learner_tests) >= MIN_TESTS,
+        f"expected at least {MIN_TESTS} tests, not {len(learner_tests)}",
+    )
+
+
+@pytest.mark.stub_may_pass("the stub's one example test passes against the correct app")
+async def test_pass_on_correct_app(
+    exercise: ModuleType, reference: ModuleType, learner_tests: dict[str, LearnerTest]
+) -> None:
+    """your tests pass against the correct app"""
+    expect(learner_tests, "expected at least one test, not 0")
+    outcomes = await passing(learner_tests, reference.create_app)
+    failed = [describe(name, exc, exercise.__file__) for name, exc in outcomes.items() if exc]
+    if failed:
+        raise Failure(
+            "\n".join(failed),
+            help="Does the failing test expect something the contract does not promise?",
+        )
+
+
+@pytest.mark.parametrize(
+    ("seeded", "bug"), [pytest.param(path, describe_bug(path), id=path.stem) for path in SEEDED]
+)
+async def test_catches_bug(
+    reference: ModuleType, learner_tests: dict[str, LearnerTest], seeded: Path, bug: str
+) -> None:
+    """your tests catch an app that {bug}"""
+    correct = await passing(learner_tests, reference.create_app)
+    trusted = {name: learner_tests[name] for name, exc in correct.items() if exc is None}
+    expect(trusted, "none of your tests passes against the correct app, so none can catch a bug")
+    buggy = await passing(trusted, load(seeded).create_app)
+    expect(
+        any(buggy.values()),
+        f"none of your tests that pass against the correct app failed against an app that {bug}",
+    )

@@ -1,0 +1,146 @@
+"""Hidden checks for 01_async_foundations/05_threadpool_budget.
+
+The shared pool is the event loop's default AnyIO thread limiter: FastAPI's def endpoints,
+def dependencies and run_in_threadpool all borrow its tokens.  The checks shrink it (it
+belongs to the test's own event loop, so nothing leaks) and take tokens themselves, then
+see whether the app still answers.  A fake geocoder hangs until released, and tells the
+loop how many calls hang at once.  Every wait is bounded: a check waits WAIT_S for the
+app, and the fake hangs at most HANG_S, longer, so no hang ends while a check still waits.
+"""
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import anyio
+import pytest
+
+from workbook.testing import client_for, expect, expect_json, expect_status, provide
+
+WAIT_S = 2.0  # how long a check waits for the app
+HANG_S = 5.0  # how long the fake geocoder hangs at most: longer, so a hang outlasts any check
+COORDINATES = {"lat": 51.5007, "lon": -0.1246}
+SYNC_DEPENDENCY_HELP = (
+    "Is a dependency of /health a plain def? FastAPI runs def dependencies in the "
+    "threadpool; a trivial one that never blocks can be an async def."
+)
+SHARED_POOL_HELP = (
+    "Do the geocoder calls go through run_in_threadpool? That borrows the shared pool's "
+    "threads. Give them a limiter of their own: anyio.to_thread.run_sync(..., limiter=...)."
+)
+ON_LOOP_HELP = "Does /locate call the geocoder directly inside an async def?"
+
+
+class HangingGeocoder:
+    """A fake geocoder whose calls hang until released, bounded by HANG_S."""
+
+    def __init__(self, *, hang: bool) -> None:
+        self.threads: list[int] = []
+        self.peak = 0  # most calls hanging at the same time
+        self.two_hang = asyncio.Event()  # set on the loop once two calls hang at once
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._released = threading.Event()
+        self._stalled = False  # a wait ran out: never wait again, so nothing piles up
+        if not hang:
+            self._released.set()
+
+    def locate(self, address: str) -> dict[str, float]:
+        with self._lock:
+            self.threads.append(threading.get_ident())
+            self._inside += 1
+            self.peak = max(self.peak, self._inside)
+            if self._inside == 2:
+                self._loop.call_soon_threadsafe(self.two_hang.set)
+        if not self._stalled and not self._released.wait(HANG_S):
+            self._stalled = True
+            self._loop.call_soon_threadsafe(self.two_hang.set)  # stop the check waiting
+        with self._lock:
+            self._inside -= 1
+        return COORDINATES
+
+    def release(self) -> None:
+        self._released.set()
+
+
+Install = Callable[..., HangingGeocoder]
+
+
+@pytest.fixture
+def use_geocoder(exercise: ModuleType) -> Iterator[Install]:
+    """Serve /locate from a fake geocoder; remove the override afterwards."""
+
+    def install(*, hang: bool) -> HangingGeocoder:
+        geocoder = HangingGeocoder(hang=hang)
+        exercise.app.dependency_overrides[exercise.get_geocoder] = provide(geocoder)
+        return geocoder
+
+    yield install
+    exercise.app.dependency_overrides.pop(exercise.get_geocoder, None)
+
+
+async def test_health_needs_no_pool_thread(exercise: ModuleType) -> None:
+    """GET /health answers even when every thread of the shared pool is taken"""
+    async with client_for(exercise.app) as client:
+        pool = anyio.to_thread.current_default_thread_limiter()
+        pool.total_tokens = 1
+        holder = object()  # stands in for a request that holds the pool's last thread
+        await pool.acquire_on_behalf_of(holder)
+        try:
+            with anyio.move_on_after(WAIT_S) as waited:
+                response = await client.get("/health")
+        finally:
+            pool.release_on_behalf_of(holder)
+    expect(
+        not waited.cancelled_caught,
+        f"GET /health waited for a free thread of the shared pool for {WAIT_S:g} s",
+        help=SYNC_DEPENDENCY_HELP,
+    )
+    expect_status(response, 200)
+    expect_json(response, {"status": "ok", "region": "eu-west"})
+
+
+async def test_hanging_geocoder_spares_the_pool(
+    exercise: ModuleType, use_geocoder: Install
+) -> None:
+    """while /locate calls hang, other work still finds a free thread in the shared pool"""
+    geocoder = use_geocoder(hang=True)
+    async with client_for(exercise.app) as client:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        calls = [
+            asyncio.create_task(client.get("/locate", params={"address": address}))
+            for address in ("Paris", "Rome")
+        ]
+        try:
+            with anyio.move_on_after(WAIT_S):
+                await geocoder.two_hang.wait()
+            with anyio.move_on_after(WAIT_S) as probe:
+                await anyio.to_thread.run_sync(threading.get_ident)  # work that needs a thread
+        finally:
+            geocoder.release()
+            responses = await asyncio.gather(*calls)
+    expect(geocoder.peak == 2, "two /locate calls never hung at the same time", help=ON_LOOP_HELP)
+    expect(
+        not probe.cancelled_caught,
+        "while two /locate calls hung, no thread of the shared pool was free for other work",
+        help=SHARED_POOL_HELP,
+    )
+    for response in responses:
+        expect_status(response, 200)
+
+
+@pytest.mark.stub_may_pass("the stub already runs the geocoder on a worker thread")
+async def test_locate_answers(exercise: ModuleType, use_geocoder: Install) -> None:
+    """GET /locate answers the geocoder's coordinates, found on a worker thread"""
+    geocoder = use_geocoder(hang=False)
+    async with client_for(exercise.app) as client:
+        response = await client.get("/locate", params={"address": "Westminster"})
+    expect_status(response, 200)
+    expect_json(response, COORDINATES)
+    expect(
+        threading.get_ident() not in geocoder.threads,
+        "the geocoder ran on the event loop's thread",
+        help=ON_LOOP_HELP,
+    )
