@@ -26,6 +26,7 @@ MARKS = {
     "skipped": ("·", "dim"),
 }
 OUTPUT_LINES = 8
+SHORT_MESSAGE = 100
 BAR_WIDTH = 24
 
 
@@ -56,7 +57,8 @@ def _details(test: dict[str, Any], helped: set[str]) -> list[Text]:
     lines = []
     if details.get("request"):
         lines.append(Text(details["request"], style="cyan"))
-    diff = details.get("diff") or []
+    # a short mismatch reads best as one sentence; a long one as a diff
+    diff = (details.get("diff") or []) if len(test["message"]) > SHORT_MESSAGE else []
     if diff:
         lines.append(Text(f"the {details.get('what', 'value')} differs (- expected, + yours):"))
     else:
