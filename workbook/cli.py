@@ -17,7 +17,8 @@ from rich.text import Text
 from workbook import catalog as catalog_module
 from workbook import grading, messages, pristine, render
 from workbook.catalog import Catalog, CatalogError, Exercise
-from workbook.state import State, Store, now
+from workbook.progress import current_exercise, done_count, record, reveal_hint
+from workbook.state import State, Store
 
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2
@@ -86,19 +87,6 @@ def resolve(workbook: Workbook, fragment: str | None, state: State) -> Exercise:
         ids = ", ".join(m.id for m in matches)
         fail(messages.AMBIGUOUS_EXERCISE.format(fragment=fragment, matches=ids))
     return matches[0]
-
-
-def current_exercise(catalog: Catalog, state: State) -> Exercise | None:
-    """The chosen exercise if still open, else the first pending, else the first skipped."""
-    exercises = catalog.exercises
-    chosen = [e for e in exercises if e.id == state.current]
-    if chosen and state.of(chosen[0].id).status != "done":
-        return chosen[0]
-    for wanted in ("pending", "skipped"):
-        for exercise in exercises:
-            if state.of(exercise.id).status == wanted:
-                return exercise
-    return None
 
 
 def print_json(data: Any) -> None:
@@ -186,7 +174,7 @@ def check(
             errors.print(Text(messages.GRADER_FAILED, style="bold red"))
             errors.print(str(exc))
         raise typer.Exit(EXIT_GRADER) from None
-    hint = record(workbook, exercise, result) if target == "exercises" else None
+    hint = record(workbook.store, exercise, result) if target == "exercises" else None
     show_warnings(workbook)
     if as_json:
         result.hint = hint[1] if hint else ""
@@ -196,7 +184,7 @@ def check(
         state = workbook.store.read()
         console.print(
             render.progress_bar(
-                render.done_count(workbook.catalog, state), len(workbook.catalog.exercises)
+                done_count(workbook.catalog, state), len(workbook.catalog.exercises)
             )
         )
         if result.passed and current_exercise(workbook.catalog, state) is None:
@@ -205,41 +193,15 @@ def check(
     raise typer.Exit(0 if result.passed else EXIT_NOT_PASSED)
 
 
-def record(
-    workbook: Workbook, exercise: Exercise, result: grading.CheckResult
-) -> tuple[int, str] | None:
-    """Save the attempt; return the hint to show with a failure (the latest seen, or the first)."""
-    with workbook.store.update() as state:
-        progress = state.of(exercise.id)
-        progress.attempts += 1
-        progress.last_result = result.status
-        if result.passed:
-            if progress.status != "done":
-                progress.first_passed_at = now()
-            progress.status = "done"
-            if state.current == exercise.id:
-                state.current = None
-            return None
-        if progress.status == "done":
-            progress.status = "pending"  # it passed once, but not any more
-        progress.hints_shown = max(progress.hints_shown, 1)
-        level = min(progress.hints_shown, len(exercise.hints))
-        return level, exercise.hints[level - 1]
-
-
 @app.command()
 def hint(ctx: typer.Context, exercise_id: IdArg = None) -> None:
     """Reveal the next hint level."""
     workbook = open_workbook(ctx)
-    with workbook.store.update() as state:
-        exercise = resolve(workbook, exercise_id, state)
-        progress = state.of(exercise.id)
-        level = min(progress.hints_shown + 1, len(exercise.hints))
-        last_again = progress.hints_shown >= len(exercise.hints)
-        progress.hints_shown = level
+    exercise = resolve(workbook, exercise_id, workbook.store.read())
+    level, text, last_again = reveal_hint(workbook.store, exercise)
     show_warnings(workbook)
     console.print(render.header(exercise, workbook.root))
-    render.print_hint(console, exercise, workbook.root, level, exercise.hints[level - 1])
+    render.print_hint(console, exercise, workbook.root, level, text)
     if last_again:
         console.print(Text(messages.NO_MORE_HINTS, style="dim"))
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbook import runner
 from workbook.catalog import Catalog, Exercise
+from workbook.launch import Child, Launcher
 
 SCHEMA_VERSION = 1
 SEVERITY = ("crashed", "timeout", "error")
@@ -69,6 +71,8 @@ def check(
     target: str = "exercises",
     target_file: Path | None = None,
     limits: runner.Limits | None = None,
+    launcher: Launcher | None = None,
+    on_launch: Callable[[Child], None] | None = None,
 ) -> CheckResult:
     """Grade ``exercise`` in the ``target`` tree (or ``target_file``) in a fresh child."""
     started = time.monotonic()
@@ -81,6 +85,8 @@ def check(
         limits or limits_for(exercise),
         target=target,
         target_file=target_file,
+        launcher=launcher,
+        on_launch=on_launch,
     )
     if outcome.ended == "internal":
         raise GraderError(outcome.message)

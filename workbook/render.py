@@ -14,6 +14,7 @@ from rich.text import Text
 from workbook import messages
 from workbook.catalog import Catalog, Exercise
 from workbook.grading import CheckResult
+from workbook.progress import done_count
 from workbook.state import State
 from workbook.verify import Report
 
@@ -41,10 +42,6 @@ def progress_bar(done: int, total: int) -> Text:
     filled = round(BAR_WIDTH * done / total) if total else 0
     bar = Text("█" * filled, style="green") + Text("░" * (BAR_WIDTH - filled), style="dim")
     return Text(f"{messages.PROGRESS} ") + bar + Text(f" {done}/{total} exercises done")
-
-
-def done_count(catalog: Catalog, state: State) -> int:
-    return sum(state.of(e.id).status == "done" for e in catalog.exercises)
 
 
 def header(exercise: Exercise, root: Path) -> Group:

@@ -9,28 +9,34 @@ the child's whole process group, and anything it left behind, is killed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
 import secrets
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbook import messages
+from workbook.launch import (
+    CHANNEL_PLACEHOLDER,
+    TOKEN_VARIABLE,
+    Child,
+    ColdLauncher,
+    Launcher,
+    base_env,
+    kill_group,
+)
 
 GRADING_CONFIG = Path(__file__).with_name("grading.ini")
-PLUGINS = ("workbook", "asyncio", "timeout", "hypothesispytest")
+PLUGINS = ("workbook", "asyncio", "timeout")
+HYPOTHESIS_PLUGIN = "hypothesispytest"
 GRACE_S = 3.0
 EXIT_WAIT_S = 2.0
-TOKEN_VARIABLE = "WORKBOOK_RUN"
 
 
 @dataclass(frozen=True)
@@ -81,15 +87,15 @@ class _Stream:
         return self.kept.decode("utf-8", "replace")
 
 
-def pytest_args(
-    suite: Path,
-    root: Path,
-    limits: Limits,
-    channel: int,
-    target: str | None,
-    target_file: Path | None,
+def child_args(
+    suite: Path, root: Path, limits: Limits, target: str | None, target_file: Path | None
 ) -> list[str]:
+    """Arguments of :mod:`workbook.child`: its limits, then pytest's."""
     args = [
+        "--memory-mb",
+        str(limits.memory_mb),
+        "--files-mb",
+        str(limits.files_mb),
         str(suite),
         "-c",
         str(GRADING_CONFIG),
@@ -101,7 +107,9 @@ def pytest_args(
         "-q",
         "--assert=plain",
     ]
-    for name in PLUGINS:
+    # the hypothesis plugin imports all of hypothesis: load it only for suites that use it
+    uses_hypothesis = "hypothesis" in suite.read_text(encoding="utf-8")
+    for name in (*PLUGINS, HYPOTHESIS_PLUGIN) if uses_hypothesis else PLUGINS:
         args += ["-p", name]
     args += [
         "--timeout",
@@ -109,26 +117,13 @@ def pytest_args(
         "--timeout-method",
         "signal",
         "--workbook-channel",
-        str(channel),
+        CHANNEL_PLACEHOLDER,
     ]
     if target is not None:
         args += ["--target", target]
     if target_file is not None:
         args += ["--target-file", str(target_file)]
     return args
-
-
-def _child_env(token: str, root: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_", "PYTHON", "HYPOTHESIS_", "COV_"))
-    }
-    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", MALLOC_ARENA_MAX="2", NO_COLOR="1")
-    env[TOKEN_VARIABLE] = token
-    # hypothesis keeps caches on disk: inside the progress folder, not in the learner's tree
-    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(root / ".workbook" / "hypothesis")
-    return env
 
 
 def run(
@@ -138,47 +133,53 @@ def run(
     *,
     target: str | None = None,
     target_file: Path | None = None,
+    launcher: Launcher | None = None,
+    on_launch: Callable[[Child], None] | None = None,
 ) -> RunOutcome:
-    """Grade ``suite`` in a child process and return what it showed."""
+    """Grade ``suite`` in a child process and return what it showed.
+
+    ``on_launch`` receives the child as soon as it runs, so that another thread can
+    cancel the run by killing it (the run then ends as crashed, never as a pass).
+    """
     started = time.monotonic()
-    read_fd, write_fd = os.pipe()
     token = secrets.token_hex(8)
-    command = [
-        sys.executable,
-        "-I",
-        "-B",
-        "-m",
-        "workbook.child",
-        "--memory-mb",
-        str(limits.memory_mb),
-        "--files-mb",
-        str(limits.files_mb),
-        *pytest_args(suite, root, limits, write_fd, target, target_file),
-    ]
+    env = {**base_env(root), TOKEN_VARIABLE: token}
+    args = child_args(suite, root, limits, target, target_file)
+    channel_read, channel_write = os.pipe()
+    output_read, output_write = os.pipe()
     try:
-        child = subprocess.Popen(
-            command,
-            cwd=root,
-            env=_child_env(token, root),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-        )
+        child = _launch(launcher or ColdLauncher(), args, root, env, channel_write, output_write)
+    except BaseException:
+        for fd in (channel_read, output_read):
+            os.close(fd)
+        raise
     finally:
-        os.close(write_fd)
+        os.close(channel_write)
+        os.close(output_write)
+    if on_launch is not None:
+        on_launch(child)
     try:
-        return _Watch(child, read_fd, limits, started).outcome()
+        return _Watch(child, channel_read, output_read, limits, started).outcome()
     finally:
         _kill_everything(child, token)
+
+
+def _launch(
+    launcher: Launcher, args: list[str], root: Path, env: dict[str, str], channel: int, output: int
+) -> Child:
+    from workbook.zygote import ZygoteError
+
+    try:
+        return launcher.launch(args, root, env, channel, output)
+    except ZygoteError:  # a warm start failed: a cold one still gives a verdict
+        return ColdLauncher().launch(args, root, env, channel, output)
 
 
 class _Watch:
     """Follows one child's events until it finishes, hangs, crashes or floods."""
 
     def __init__(
-        self, child: subprocess.Popen[bytes], read_fd: int, limits: Limits, started: float
+        self, child: Child, channel: int, output: int, limits: Limits, started: float
     ) -> None:
         self.child = child
         self.limits = limits
@@ -191,8 +192,8 @@ class _Watch:
         self.current_since = started
         self.collect_error = ""
         self._threads = [
-            threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True),
-            threading.Thread(target=self._read_output, daemon=True),
+            threading.Thread(target=self._read_channel, args=(channel,), daemon=True),
+            threading.Thread(target=self._read_output, args=(output,), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -208,17 +209,19 @@ class _Watch:
                     self.events.put(event)
         self.events.put(None)
 
-    def _read_output(self) -> None:
-        assert self.child.stdout is not None
-        stream = self.child.stdout
-        while chunk := os.read(stream.fileno(), 65536):
-            room = self.limits.output_kept - len(self.stream.kept)
-            if room > 0:
-                self.stream.kept += chunk[:room]
-            self.stream.total += len(chunk)
-            if self.stream.total > self.limits.output_bytes and not self.flooded.is_set():
-                self.flooded.set()
-                self.events.put({"event": "flood"})
+    def _read_output(self, fd: int) -> None:
+        with os.fdopen(fd, "rb", buffering=0) as output:
+            while chunk := output.read(65536):
+                self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
+        room = self.limits.output_kept - len(self.stream.kept)
+        if room > 0:
+            self.stream.kept += chunk[:room]
+        self.stream.total += len(chunk)
+        if self.stream.total > self.limits.output_bytes and not self.flooded.is_set():
+            self.flooded.set()
+            self.events.put({"event": "flood"})
 
     def _deadline(self) -> float:
         run_end = self.started + self.limits.run_timeout
@@ -292,9 +295,8 @@ class _Watch:
         return messages.RUN_TIMEOUT.format(seconds=self.limits.run_timeout)
 
     def _exit_message(self) -> str:
-        try:
-            code = self.child.wait(timeout=EXIT_WAIT_S)
-        except subprocess.TimeoutExpired:
+        code = self.child.wait(timeout=EXIT_WAIT_S)
+        if code is None:
             return messages.CHANNEL_LOST
         if code < 0:
             name = signal.Signals(-code).name
@@ -330,18 +332,12 @@ class _Watch:
                 test.status = "skipped"
 
 
-def _kill_everything(child: subprocess.Popen[bytes], token: str) -> None:
+def _kill_everything(child: Child, token: str) -> None:
     """Kill the child's process group and any process that carries this run's token."""
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
-        child.kill()
+    child.kill()
     for pid in _processes_with(token):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    child.wait()
-    if child.stdout is not None:
-        child.stdout.close()
+        kill_group(pid)
+    child.wait(EXIT_WAIT_S)
 
 
 def _processes_with(token: str) -> list[int]:

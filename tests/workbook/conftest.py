@@ -1,9 +1,13 @@
 """Fixtures for the grader's own tests: a throwaway copy of a tiny sample workbook."""
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from workbook.launch import ColdLauncher, Launcher, base_env
+from workbook.zygote import Zygote
 
 SAMPLE = Path(__file__).with_name("sample_workbook")
 
@@ -16,3 +20,20 @@ def sample(tmp_path: Path) -> Path:
     root = tmp_path / "workbook"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".workbook"))
     return root
+
+
+@pytest.fixture(scope="session")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
+    """One warm zygote per test process."""
+    warm = Zygote(base_env(tmp_path_factory.mktemp("zygote")))
+    yield warm
+    warm.close()
+
+
+@pytest.fixture(params=["cold", "warm"])
+def launcher(request: pytest.FixtureRequest) -> Launcher:
+    """Each grading test runs twice: from a fresh interpreter and forked by the zygote."""
+    if request.param == "cold":
+        return ColdLauncher()
+    warm: Zygote = request.getfixturevalue("zygote")
+    return warm

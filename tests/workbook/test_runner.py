@@ -1,8 +1,9 @@
 """Every way a learner's file can misbehave gets its own clear status, in bounded time.
 
 Each case writes a hostile learner file into a fresh copy of the sample workbook and
-grades it through the real runner (a child process).  Bounds are generous for a slow
-machine; they only prove that the grader returns instead of hanging.
+grades it through the real runner, once in a fresh interpreter and once forked by the
+warm zygote: both must give the same verdict.  Bounds are generous for a slow machine;
+they only prove that the grader returns instead of hanging.
 """
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from workbook import catalog, grading, runner
+from workbook.launch import Launcher
 
 LIMITS = runner.Limits(test_timeout=3, run_timeout=20, memory_mb=768)
 BOUND_S = 30
@@ -61,18 +63,20 @@ HOSTILE = {
 }
 
 
-def grade(root: Path, exercise_id: str = "01_basics/01_greeting") -> grading.CheckResult:
+def grade(
+    root: Path, launcher: Launcher, exercise_id: str = "01_basics/01_greeting"
+) -> grading.CheckResult:
     loaded = catalog.load(root)
     (exercise,) = loaded.find(exercise_id)
-    return grading.check(loaded, exercise, limits=LIMITS)
+    return grading.check(loaded, exercise, limits=LIMITS, launcher=launcher)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_hostile_file_gets_a_clear_status_in_bounded_time(sample, case):
+def test_hostile_file_gets_a_clear_status_in_bounded_time(sample, launcher, case):
     source, status, message = HOSTILE[case]
     (sample / "exercises/01_basics/01_greeting.py").write_text(source)
     started = time.monotonic()
-    result = grade(sample)
+    result = grade(sample, launcher)
     assert time.monotonic() - started < BOUND_S
     assert result.status == status, result.to_json()
     first = result.tests[0]
@@ -80,22 +84,22 @@ def test_hostile_file_gets_a_clear_status_in_bounded_time(sample, case):
     assert first["status"] != "passed", "never a pass it did not see"
 
 
-def test_syntax_error_names_the_line(sample):
+def test_syntax_error_names_the_line(sample, launcher):
     (sample / "exercises/01_basics/01_greeting.py").write_text("x = 1\ndef greet(:\n")
-    result = grade(sample)
+    result = grade(sample, launcher)
     assert result.tests[0]["details"]["line"] == 2
     assert result.tests[1]["status"] == "skipped"
     assert "failed first" in result.tests[1]["message"]
 
 
-def test_hang_names_the_hung_requirement_when_the_signal_cannot_stop_it(sample):
+def test_hang_names_the_hung_requirement_when_the_signal_cannot_stop_it(sample, launcher):
     # SIGALRM is ignored, so pytest-timeout cannot interrupt: the parent's watchdog must.
     source = (
         "import signal\n\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n"
     )
     (sample / "exercises/01_basics/01_greeting.py").write_text(source)
     started = time.monotonic()
-    result = grade(sample)
+    result = grade(sample, launcher)
     assert time.monotonic() - started < BOUND_S
     assert result.status == "timeout"
     assert "GET / answers 200 with the greeting" in result.tests[0]["message"]
@@ -111,7 +115,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds escaped processes through /proc")
-def test_no_process_outlives_the_run(sample, tmp_path):
+def test_no_process_outlives_the_run(sample, launcher, tmp_path):
     pids = tmp_path / "pids"
     source = (
         "import subprocess, sys\n"
@@ -121,7 +125,7 @@ def test_no_process_outlives_the_run(sample, tmp_path):
         "pids.close()\n" + APP
     )
     (sample / "exercises/01_basics/01_greeting.py").write_text(source)
-    grade(sample)
+    grade(sample, launcher)
     started = [int(pid) for pid in pids.read_text().split()]
     assert len(started) == 2
     deadline = time.monotonic() + 5
@@ -133,11 +137,13 @@ def test_no_process_outlives_the_run(sample, tmp_path):
     assert not survivors
 
 
-def test_solution_passes_and_stub_fails_with_a_diff(sample):
+def test_solution_passes_and_stub_fails_with_a_diff(sample, launcher):
     loaded = catalog.load(sample)
     (exercise,) = loaded.find("01_greeting")
-    assert grading.check(loaded, exercise, target="solutions", limits=LIMITS).passed
-    result = grading.check(loaded, exercise, limits=LIMITS)
+    assert grading.check(
+        loaded, exercise, target="solutions", limits=LIMITS, launcher=launcher
+    ).passed
+    result = grading.check(loaded, exercise, limits=LIMITS, launcher=launcher)
     assert result.status == "failed"
     greets = result.tests[0]
     assert greets["message"] == 'expected body {"hello": "world"}, not {"hello": "nobody"}'
@@ -146,7 +152,7 @@ def test_solution_passes_and_stub_fails_with_a_diff(sample):
     assert result.max_score == 10
 
 
-def test_learner_conftest_and_pytest_config_never_apply(sample):
+def test_learner_conftest_and_pytest_config_never_apply(sample, launcher):
     # a conftest that would pass every test, and config that would skip them all
     (sample / "tests/conftest.py").write_text(
         "import pytest\n\n@pytest.hookimpl(wrapper=True)\n"
@@ -154,12 +160,12 @@ def test_learner_conftest_and_pytest_config_never_apply(sample):
         "    report = yield\n    report.outcome = 'passed'\n    return report\n"
     )
     (sample / "pytest.ini").write_text("[pytest]\naddopts = -k nothing_matches\n")
-    result = grade(sample)
+    result = grade(sample, launcher)
     assert result.status == "failed"
     assert [t["status"] for t in result.tests] == ["failed", "passed"]
 
 
-def test_a_suite_that_cannot_be_collected_is_the_graders_failure(sample):
+def test_a_suite_that_cannot_be_collected_is_the_graders_failure(sample, launcher):
     (sample / "tests/01_basics/test_01_greeting.py").write_text("import nowhere_to_be_found\n")
     with pytest.raises(grading.GraderError):
-        grade(sample)
+        grade(sample, launcher)
