@@ -281,6 +281,35 @@ def skip(ctx: typer.Context, exercise_id: IdArg = None) -> None:
 
 
 @app.command()
+def watch(
+    ctx: typer.Context,
+    manual: Annotated[
+        bool, typer.Option("--manual", help="Check when you press Enter instead of on save.")
+    ] = False,
+    poll: Annotated[
+        bool, typer.Option("--poll", help="Poll for changes instead of using file events.")
+    ] = False,
+    edit_cmd: Annotated[
+        str | None,
+        typer.Option(help="Command that opens a file in your editor, e.g. 'code -r'."),
+    ] = None,
+    event_log: Annotated[Path | None, typer.Option(hidden=True)] = None,
+    cold: Annotated[bool, typer.Option(hidden=True)] = False,
+) -> None:
+    """Re-grade the current exercise on every save; keys to move around."""
+    from workbook.watch import Options, Watch
+
+    workbook = open_workbook(ctx)
+    show_warnings(workbook)
+    options = Options(
+        manual=manual, polling=poll, edit_cmd=edit_cmd, event_log=event_log, warm=not cold
+    )
+    session = Watch(workbook.catalog, workbook.store, console, options)
+    session.start()
+    raise typer.Exit(session.run())
+
+
+@app.command()
 def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Author check: solutions pass, stubs and known-wrong variants fail, catalog coherent."""
     from workbook import verify as verify_module

@@ -64,3 +64,26 @@ STATUS_WORDS = {
 }
 VERIFY_OK = "Everything verifies: solutions pass, stubs and known-wrong variants fail."
 VERIFY_BAD = "Verification found problems:"
+
+# -- watch mode ------------------------------------------------------------------------
+WATCH_KEYS = "h hint · l list · c check all · r reset · e edit · q quit"
+WATCH_KEYS_MANUAL = "enter check · " + WATCH_KEYS
+WATCH_KEYS_PASSED = "n next exercise · s compare with the reference · " + WATCH_KEYS
+WATCH_CHECKING = "⟳ checking…"
+WATCH_QUEUED = "saved again while checking: one more check follows"
+WATCH_SAVE_TO_CHECK = "Save the file to check it again."
+WATCH_ENTER_TO_CHECK = "Press enter to check it again."
+WATCH_HINT_MORE = "Press h for the next hint."
+WATCH_POLLING = "Watching by polling: {reason}."
+WATCH_PROBE_FAILED = "File events did not arrive here, so watch polls for changes instead."
+WATCH_BUSY = "Still checking; try again in a moment."
+WATCH_RESET_ASK = "Reset {id} to its pristine stub? Your changes there are lost. (y/n)"
+WATCH_RESET_DONE = "Restored the pristine stub."
+WATCH_NO_EDITOR = "No editor known: set $VISUAL or $EDITOR, or start watch with --edit-cmd."
+WATCH_NOT_PASSED = "The reference opens once this exercise passes."
+WATCH_CHECK_ALL = "Checked every exercise: {done} of {total} pass."
+WATCH_FIRST_PENDING = "First one still to do: {id}."
+WATCH_FINAL_CHECK = "That was the last one! Checking every exercise once more…"
+WATCH_REGRESSED = "{count} exercise(s) no longer pass: back to {id}."
+WATCH_BYE = "Progress saved. Run `workbook watch` to pick up where you left off."
+WATCH_NEEDS_TERMINAL = "watch needs a terminal; use `workbook check` in scripts."

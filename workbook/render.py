@@ -91,16 +91,8 @@ def marked(mark: str, text: Text) -> Padding:
     return indented(grid, 2)
 
 
-def check_result(
-    console: Console,
-    result: CheckResult,
-    exercise: Exercise,
-    root: Path,
-    hint: tuple[int, str] | None,
-) -> None:
-    """A verdict per requirement, then what to do next."""
-    console.print(header(exercise, root))
-    console.print()
+def requirements(console: Console, result: CheckResult) -> None:
+    """Each requirement with ✓ or ✗, and for a failure what was expected and seen."""
     helped: set[str] = set()
     for test in result.tests:
         mark, style = MARKS.get(test["status"], ("?", "red"))
@@ -113,13 +105,30 @@ def check_result(
             continue
         for line in _details(test, helped):
             console.print(indented(line, 6))
+
+
+def summary(console: Console, result: CheckResult) -> None:
     passed = sum(t["status"] == "passed" for t in result.tests)
-    console.print()
     word = messages.STATUS_WORDS.get(result.status, result.status)
-    summary = f"{passed} of {len(result.tests)} requirements met · {word}"
-    console.print(Text(summary, style="bold green" if result.passed else "bold"))
+    line = f"{passed} of {len(result.tests)} requirements met · {word}"
+    console.print(Text(line, style="bold green" if result.passed else "bold"))
     if result.message and result.status in ("timeout", "crashed"):
         console.print(Text(result.message, style=MARKS[result.status][1]))
+
+
+def check_result(
+    console: Console,
+    result: CheckResult,
+    exercise: Exercise,
+    root: Path,
+    hint: tuple[int, str] | None,
+) -> None:
+    """A verdict per requirement, then what to do next."""
+    console.print(header(exercise, root))
+    console.print()
+    requirements(console, result)
+    console.print()
+    summary(console, result)
     if result.passed:
         console.print(Text(messages.PASSED_BANNER, style="bold green"))
         console.print(messages.COMPARE_SOLUTION.format(id=exercise.id))
@@ -133,7 +142,14 @@ def lesson_link(exercise: Exercise, root: Path) -> Text:
     return link(root / exercise.lesson, root, exercise.section)
 
 
-def print_hint(console: Console, exercise: Exercise, root: Path, level: int, text: str) -> None:
+def print_hint(
+    console: Console,
+    exercise: Exercise,
+    root: Path,
+    level: int,
+    text: str,
+    more: str | None = None,
+) -> None:
     total = len(exercise.hints)
     title = messages.HINT_HEADER.format(level=level, total=total)
     console.print(Text.assemble((f"{title}: ", "bold yellow"), text))
@@ -141,7 +157,8 @@ def print_hint(console: Console, exercise: Exercise, root: Path, level: int, tex
         read = messages.LAST_HINT_SUFFIX.format(link="")
         console.print(Text(read) + lesson_link(exercise, root))
     else:
-        console.print(Text(messages.FIRST_HINT_PROMPT.format(id=exercise.id), style="dim"))
+        more = more or messages.FIRST_HINT_PROMPT.format(id=exercise.id)
+        console.print(Text(more, style="dim"))
 
 
 def status_line(status: str) -> Text:
