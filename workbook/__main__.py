@@ -1,5 +1,5 @@
 """`python -m workbook` runs the CLI."""
 
-from workbook.cli import main
+from workbook.entry import main
 
 main()

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.syntax import Syntax
 from rich.text import Text
 
-from workbook import catalog as catalog_module
-from workbook import grading, messages, pristine, render
-from workbook.catalog import Catalog, CatalogError, Exercise
-from workbook.progress import current_exercise, done_count, record, reveal_hint
-from workbook.state import State, Store
+from workbook import messages, pristine, render, workspace
+from workbook.catalog import Exercise
+from workbook.checking import EXIT_GRADER, EXIT_NOT_PASSED, EXIT_USAGE, print_json
+from workbook.progress import current_exercise, reveal_hint
+from workbook.state import State
+from workbook.workspace import Workbook
 
-EXIT_NOT_PASSED = 1
-EXIT_USAGE = 2
-EXIT_GRADER = 3
 DEBUG_VARIABLE = "WORKBOOK_DEBUG"
 
 app = typer.Typer(
@@ -32,22 +26,12 @@ app = typer.Typer(
     invoke_without_command=True,
     help="FastAPI Pro Workbook: lessons, notebooks and graded exercises.",
 )
-console = Console(highlight=False, markup=False)
-errors = Console(stderr=True, highlight=False, markup=False)
+console = render.console()
+errors = render.console(stderr=True)
 
 IdArg = Annotated[str | None, typer.Argument(help="Exercise id or a unique part of it.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-@dataclass
-class Workbook:
-    catalog: Catalog
-    store: Store
-
-    @property
-    def root(self) -> Path:
-        return self.catalog.root
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -56,17 +40,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def open_workbook(ctx: typer.Context) -> Workbook:
-    root_option: Path | None = ctx.obj
-    root = root_option.resolve() if root_option else catalog_module.find_root(Path.cwd())
-    if root is None or not (root / catalog_module.FILENAME).is_file():
-        fail(messages.NO_ROOT)
     try:
-        catalog = catalog_module.load(root)
-    except CatalogError as exc:
-        fail("\n  - ".join([messages.CATALOG_BROKEN, *exc.problems]))
-    store = Store(root)
-    pristine.save_missing(catalog)
-    return Workbook(catalog, store)
+        return workspace.open_workbook(ctx.obj)
+    except workspace.UsageError as exc:
+        fail(exc.message, exc.code)
 
 
 def show_warnings(workbook: Workbook) -> None:
@@ -75,22 +52,10 @@ def show_warnings(workbook: Workbook) -> None:
 
 
 def resolve(workbook: Workbook, fragment: str | None, state: State) -> Exercise:
-    if fragment is None:
-        exercise = current_exercise(workbook.catalog, state)
-        if exercise is None:
-            fail(messages.ALL_DONE, 0)
-        return exercise
-    matches = workbook.catalog.find(fragment)
-    if not matches:
-        fail(messages.UNKNOWN_EXERCISE.format(fragment=fragment))
-    if len(matches) > 1:
-        ids = ", ".join(m.id for m in matches)
-        fail(messages.AMBIGUOUS_EXERCISE.format(fragment=fragment, matches=ids))
-    return matches[0]
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    try:
+        return workspace.resolve(workbook, fragment, state)
+    except workspace.UsageError as exc:
+        fail(exc.message, exc.code)
 
 
 @app.callback()
@@ -154,43 +119,9 @@ def check(
     ] = "exercises",
 ) -> None:
     """Grade one exercise (default: the current one)."""
-    if target not in ("exercises", "solutions"):
-        fail("--target must be 'exercises' or 'solutions'")
-    workbook = open_workbook(ctx)
-    exercise = resolve(workbook, exercise_id, workbook.store.read())
-    try:
-        result = grading.check(workbook.catalog, exercise, target=target)
-    except grading.GraderError as exc:
-        if as_json:
-            print_json(
-                {
-                    "schema_version": grading.SCHEMA_VERSION,
-                    "exercise": exercise.id,
-                    "status": "error",
-                    "grader_error": str(exc),
-                }
-            )
-        else:
-            errors.print(Text(messages.GRADER_FAILED, style="bold red"))
-            errors.print(str(exc))
-        raise typer.Exit(EXIT_GRADER) from None
-    hint = record(workbook.store, exercise, result) if target == "exercises" else None
-    show_warnings(workbook)
-    if as_json:
-        result.hint = hint[1] if hint else ""
-        print_json(result.to_json())
-    else:
-        render.check_result(console, result, exercise, workbook.root, hint)
-        state = workbook.store.read()
-        console.print(
-            render.progress_bar(
-                done_count(workbook.catalog, state), len(workbook.catalog.exercises)
-            )
-        )
-        if result.passed and current_exercise(workbook.catalog, state) is None:
-            console.print()
-            console.print(workbook.catalog.final_message)
-    raise typer.Exit(0 if result.passed else EXIT_NOT_PASSED)
+    from workbook import checking
+
+    raise typer.Exit(checking.check(ctx.obj, exercise_id, target, as_json))
 
 
 @app.command()
@@ -222,6 +153,8 @@ def solution(
         confirm(messages.SOLUTION_PEEK_CONFIRM, yes)
         with workbook.store.update() as state:
             state.of(exercise.id).peeked = True
+    from rich.syntax import Syntax
+
     path = exercise.solution(workbook.root)
     files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
     for file in files:
@@ -330,6 +263,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get(DEBUG_VARIABLE):
             raise
-        errors.print(Text(messages.GRADER_FAILED, style="bold red"))
-        errors.print(f"{type(exc).__name__}: {exc} (set {DEBUG_VARIABLE}=1 for the traceback)")
+        report_crash(exc)
         sys.exit(EXIT_GRADER)
+
+
+def report_crash(exc: Exception) -> None:
+    errors.print(Text(messages.GRADER_FAILED, style="bold red"))
+    errors.print(f"{type(exc).__name__}: {exc} (set {DEBUG_VARIABLE}=1 for the traceback)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -16,7 +16,9 @@ from workbook.catalog import Catalog, Exercise
 from workbook.grading import CheckResult
 from workbook.progress import done_count
 from workbook.state import State
-from workbook.verify import Report
+
+if TYPE_CHECKING:
+    from workbook.verify import Report
 
 MARKS = {
     "passed": ("✓", "green"),
@@ -29,6 +31,11 @@ MARKS = {
 OUTPUT_LINES = 8
 SHORT_MESSAGE = 100
 BAR_WIDTH = 24
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that prints text as given: no markup, no guessing at highlights."""
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def link(path: Path, root: Path, anchor: str = "") -> Text:

@@ -169,9 +169,9 @@ class Watch:
         if kind == "check":
             self.result = None
         self.log("checking")
-        self.draw()
         self.worker = threading.Thread(target=self._work, args=(kind, exercises), daemon=True)
         self.worker.start()
+        self.draw()  # "checking…" goes up while the run is already under way
 
     def _work(self, kind: str, exercises: list[Exercise]) -> None:
         results: list[tuple[Exercise, Result]] = []

@@ -1,4 +1,9 @@
-"""A warm zygote: a thread-free process that has imported the stack and forks one child per run.
+"""Children that import the stack before they know their job.
+
+The zygote (watch mode) is a thread-free process that has imported the stack and forks
+one child per run.  A primed child (a cold ``workbook check``) is spawned before the
+command has even read the catalog, imports the stack meanwhile, and runs the one job it
+is then handed, itself.
 
 A cold grading child spends most of its life importing FastAPI, Pydantic, httpx, pytest and
 the plugins.  The zygote pays that once; each run is then a ``fork()`` whose child sets its
@@ -23,9 +28,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbook.launch import CHANNEL_PLACEHOLDER, kill_group
+from workbook.launch import CHANNEL_PLACEHOLDER, Child, ColdChild, kill_group
 
-# what a grading child imports on its way to the first test (python -X importtime tells)
+# what every grading child imports on its way to the first test
+ESSENTIAL = (
+    "fastapi",
+    "pydantic",
+    "httpx",
+    "anyio",
+    "asgi_lifespan",
+    "pytest",
+    "pytest_asyncio.plugin",
+    "pytest_timeout",
+    "workbook.child",
+    "workbook.plugin",
+    "workbook.reporting",
+    "workbook.testing",
+)
+# and what many need too (python -X importtime tells): worth it where it is paid once
 PRELOAD = (
     "fastapi",
     "fastapi.testclient",
@@ -85,8 +105,8 @@ def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = 
 # -- the zygote process ------------------------------------------------------------------
 
 
-def _preload() -> None:
-    for name in PRELOAD:
+def _preload(names: tuple[str, ...]) -> None:
+    for name in names:
         with contextlib.suppress(ImportError):
             __import__(name)
 
@@ -100,7 +120,8 @@ def _child(
         channel, output = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.setsid()
+        with contextlib.suppress(PermissionError):  # a primed child leads its session already
+            os.setsid()
         sock.close()
         for fd in private:  # the zygote's own pipes are none of the learner's business
             os.close(fd)
@@ -121,10 +142,19 @@ def _child(
         os._exit(code)
 
 
+def serve_once(fd: int) -> None:
+    """A primed child: import the essentials, then run the one job it is handed."""
+    sock = socket.socket(fileno=fd)
+    _preload(ESSENTIAL)
+    data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_BYTES, 2)
+    if data and len(fds) == 2:
+        _child(sock, json.loads(data), fds, [])
+
+
 def serve(fd: int) -> None:
     """The zygote's loop: fork a child per request, report pids and exit statuses."""
     sock = socket.socket(fileno=fd)
-    _preload()
+    _preload(ESSENTIAL + PRELOAD)
     if threading.active_count() != 1:
         _send(sock, {"op": "refused", "why": "a preloaded module started a thread"})
         return
@@ -291,5 +321,49 @@ class Zygote:
         self.process.wait()
 
 
+class Primed:
+    """A cold child spawned early; ``launch`` hands it its one job."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        command = [sys.executable, "-I", "-B", "-m", "workbook.zygote", "--once"]
+        self.process = subprocess.Popen(
+            [*command, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        theirs.close()
+        self.launched = False
+
+    def launch(
+        self, args: list[str], root: Path, env: dict[str, str], channel: int, output: int
+    ) -> Child:
+        if self.launched or self.process.poll() is not None:
+            raise ZygoteError("the primed child is used up or gone")
+        self.launched = True
+        message = {"op": "run", "id": 0, "args": args, "cwd": str(root), "env": env}
+        try:
+            _send(self.sock, message, [channel, output])
+        except OSError as exc:
+            raise ZygoteError(f"the primed child is unreachable: {exc}") from exc
+        finally:
+            self.sock.close()
+        return ColdChild(self.process)
+
+    def close(self) -> None:
+        """Kill the child if nobody gave it a job (the runner kills it otherwise)."""
+        if not self.launched:
+            self.sock.close()
+            self.process.kill()
+        self.process.wait()
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    if sys.argv[1] == "--once":
+        serve_once(int(sys.argv[2]))
+    else:
+        serve(int(sys.argv[1]))

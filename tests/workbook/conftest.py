@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbook.launch import ColdLauncher, Launcher, base_env
-from workbook.zygote import Zygote
+from workbook.zygote import Primed, Zygote
 
 SAMPLE = Path(__file__).with_name("sample_workbook")
 
@@ -30,10 +30,15 @@ def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
     warm.close()
 
 
-@pytest.fixture(params=["cold", "warm"])
-def launcher(request: pytest.FixtureRequest) -> Launcher:
-    """Each grading test runs twice: from a fresh interpreter and forked by the zygote."""
+@pytest.fixture(params=["cold", "primed", "warm"])
+def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]:
+    """Each grading test runs three ways: a fresh interpreter, one primed before it knew
+    its job (what `workbook check` uses), and a child forked by the zygote (watch)."""
     if request.param == "cold":
-        return ColdLauncher()
-    warm: Zygote = request.getfixturevalue("zygote")
-    return warm
+        yield ColdLauncher()
+    elif request.param == "primed":
+        primed = Primed(base_env(tmp_path))
+        yield primed
+        primed.close()
+    else:
+        yield request.getfixturevalue("zygote")

@@ -1,12 +1,15 @@
 """The CLI contract: commands, JSON shapes and exit codes (0 passed, 1 not, 2 usage)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from workbook.cli import EXIT_GRADER, app, main
+from workbook.entry import plain_check
 
 GREETING = "01_basics/01_greeting"
 
@@ -243,3 +246,35 @@ def test_an_unexpected_error_is_the_graders_and_shows_no_traceback(sample, monke
     assert "The grader itself failed" in err
     assert "RuntimeError: boom" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["check"], (None, None, "exercises", False)),
+        (["check", "01/02", "--json"], (None, "01/02", "exercises", True)),
+        (
+            ["--root", "wb", "check", "--target", "solutions", "x"],
+            (Path("wb"), "x", "solutions", False),
+        ),
+        (["check", "--help"], None),
+        (["check", "a", "b"], None),
+        (["list"], None),
+    ],
+)
+def test_only_plain_checks_take_the_fast_path(argv, expected):
+    assert plain_check(argv) == expected
+
+
+def test_the_installed_command_checks_through_the_fast_path(sample):
+    command = [sys.executable, "-m", "workbook", "--root", str(sample), "check", "greeting"]
+    failed = subprocess.run([*command, "--json"], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["status"] == "failed"
+    solve(sample)
+    passed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert passed.returncode == 0
+    assert "Exercise done" in passed.stdout
+    usage = subprocess.run([*command[:-1], "nothing"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 2
+    assert "No exercise matches" in usage.stderr
