@@ -1,6 +1,6 @@
 """Set up the workbook's environment, then start the workbook or run the test suite.
 
-    python3 bootstrap.py start [workbook arguments]   # learners: set up, then `workbook`
+    python3 bootstrap.py start [workbook arguments]   # learners: set up, then `workbook watch`
     python3 bootstrap.py test [pytest arguments]      # authors and CI: the whole test suite
 
 Needs only Python 3.11+.  Creates (or reuses) `.venv/` beside this file, installs the
@@ -70,7 +70,9 @@ def main(argv: list[str]) -> int:
     mode, rest = argv[0], argv[1:]
     ensure_environment(mode)
     if mode == "start":
-        command = [str(BIN / f"workbook{EXE}"), *rest]
+        # in a terminal the workbook starts in watch mode; anywhere else it reports progress
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        command = [str(BIN / f"workbook{EXE}"), *(rest or (["watch"] if interactive else []))]
         env = dict(os.environ)
     else:
         command = [str(BIN / f"python{EXE}"), "-m", "pytest", "-p", "xdist", "-n", "auto", *rest]

@@ -1,6 +1,7 @@
 """The project holds together: configuration agrees with itself, tools are clean."""
 
 import configparser
+import json
 import re
 import subprocess
 import sys
@@ -54,3 +55,14 @@ def test_code_is_clean(command):
         [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_vscode_tasks_run_real_workbook_commands():
+    tasks = json.loads((ROOT / ".vscode/tasks.json").read_text())["tasks"]
+    commands = {"watch", "check", "hint", "list"}
+    for task in tasks:
+        words = task["command"].split()
+        assert words[0] == "${workspaceFolder}/.venv/bin/workbook", task["label"]
+        assert words[1] in commands, task["label"]
+    settings = json.loads((ROOT / ".vscode/settings.json").read_text())
+    assert "--target" in settings["python.testing.pytestArgs"]

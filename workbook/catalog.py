@@ -96,6 +96,8 @@ class Catalog:
     def find(self, fragment: str) -> list[Exercise]:
         """Exercises whose id is ``fragment`` or contains it (``03/02``, ``yield_cleanup``)."""
         fragment = fragment.strip().strip("/").removesuffix(".py")
+        for tree in ("exercises/", "solutions/"):  # a path to the file names it too
+            fragment = fragment.removeprefix(tree)
         exact = [e for e in self.exercises if e.id == fragment]
         if exact:
             return exact

@@ -26,28 +26,37 @@ NETWORK_FILESYSTEMS = {
 }  # fmt: skip
 
 
-def polling_reason(root: Path) -> str | None:
-    """Why file events cannot be trusted under ``root``, or None when they can."""
+def polling_reason(
+    root: Path, *, release: str | None = None, mounts: str | None = None
+) -> str | None:
+    """Why file events cannot be trusted under ``root``, or None when they can.
+
+    ``release`` (the kernel's) and ``mounts`` (``/proc/mounts``) are read from the
+    system unless given.
+    """
     if os.environ.get("WATCHFILES_FORCE_POLLING"):
         return "WATCHFILES_FORCE_POLLING is set"
-    release = platform.uname().release.lower()
-    if "microsoft" in release and str(root.resolve()).startswith("/mnt/"):
+    release = (release if release is not None else platform.uname().release).lower()
+    target = str(root.resolve())
+    if "microsoft" in release and target.startswith("/mnt/"):
         return "WSL does not pass on file events from Windows drives"
-    fstype = _filesystem(root)
+    fstype = _filesystem(target, mounts if mounts is not None else _read_mounts())
     if fstype in NETWORK_FILESYSTEMS:
         return f"file events are unreliable on {fstype} file systems"
     return None
 
 
-def _filesystem(path: Path) -> str | None:
-    """The type of the file system holding ``path`` (Linux), from /proc/mounts."""
+def _read_mounts() -> str:
     try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
+        return Path("/proc/mounts").read_text()
     except OSError:
-        return None
-    target = str(path.resolve())
+        return ""
+
+
+def _filesystem(target: str, mounts: str) -> str | None:
+    """The type of the file system holding ``target``: the longest mount point above it."""
     best: tuple[str, str | None] = ("", None)
-    for line in mounts:
+    for line in mounts.splitlines():
         fields = line.split()
         if len(fields) < 3:
             continue

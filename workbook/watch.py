@@ -98,6 +98,10 @@ class Watch:
                 self.notice = messages.WATCH_POLLING.format(reason=reason)
             else:
                 threading.Thread(target=self._probe, daemon=True).start()
+        with self.store.update() as state:
+            if not state.welcomed and self.catalog.welcome_message:
+                self.notice = "\n".join(filter(None, [self.catalog.welcome_message, self.notice]))
+            state.welcomed = True
         if keys:
             self.keys = KeyReader(self.key)
             self.keys.start()

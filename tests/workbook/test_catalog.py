@@ -43,6 +43,7 @@ def test_loads_modules_and_exercises_in_order(sample):
         ("01_basics/02_square", ["01_basics/02_square"]),
         ("square", ["01_basics/02_square"]),
         ("01/02", ["01_basics/02_square"]),
+        ("exercises/01_basics/02_square.py", ["01_basics/02_square"]),
         ("01_basics", ["01_basics/01_greeting", "01_basics/02_square"]),
         ("nothing", []),
     ],

@@ -201,3 +201,15 @@ def test_in_a_terminal_an_edit_is_graded_and_q_quits_leaving_no_process(sample):
         process.kill()
         os.close(primary)
     assert marked_processes(marker) == []
+
+
+def test_manual_mode_checks_on_enter_only(sample, launcher):
+    options = Options(manual=True)
+    watch = Watch(catalog.load(sample), state.Store(sample), Console(file=io.StringIO()), options)
+    watch.launcher = launcher
+    watch.handle("key", "x")
+    assert not watch.busy
+    watch.handle("key", "enter")
+    assert watch.busy
+    next_event(watch)
+    assert watch.result.status == "failed"
