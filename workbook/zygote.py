@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -86,6 +87,7 @@ PRELOAD = (
     "workbook.testing",
 )
 MESSAGE_BYTES = 1 << 16
+LISTEN_POLL_S = 0.5  # how often the listener looks whether the zygote is still alive
 READY_TIMEOUT_S = 60.0
 
 
@@ -248,14 +250,28 @@ class Zygote:
         self.next_id = 0
         self.ready = threading.Event()
         self.failed = ""
-        threading.Thread(target=self._listen, daemon=True).start()
+        self.closing = False
+        self.listener = threading.Thread(target=self._listen, daemon=True)
+        self.listener.start()
+
+    def _receive(self) -> bytes:
+        """The next message; b"" once the zygote has gone (a datagram has no end of file)."""
+        while not self.closing:
+            alive = self.process.poll() is None
+            try:
+                # once the zygote has gone, still read what it sent before it went
+                ready, _, _ = select.select([self.sock], [], [], LISTEN_POLL_S if alive else 0)
+                if ready:
+                    return self.sock.recv(MESSAGE_BYTES)
+            except (OSError, ValueError):
+                return b""
+            if not alive:
+                break
+        return b""
 
     def _listen(self) -> None:
         while True:
-            try:
-                data = self.sock.recv(MESSAGE_BYTES)
-            except OSError:
-                data = b""
+            data = self._receive()
             if not data:
                 break
             message = json.loads(data)
@@ -315,10 +331,12 @@ class Zygote:
         return launched[0]
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        self.closing = True
         self.process.kill()
         self.process.wait()
+        self.listener.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
 
 class Primed:
