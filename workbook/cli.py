@@ -243,6 +243,46 @@ def watch(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write it.")
+    ] = None,
+    report_format: Annotated[
+        str, typer.Option("--format", help="html (one self-contained page) or json.")
+    ] = "html",
+) -> None:
+    """Write your progress as one self-contained HTML page (or JSON)."""
+    from workbook import report as report_module
+
+    if report_format not in ("html", "json"):
+        fail("--format must be 'html' or 'json'")
+    workbook = open_workbook(ctx)
+    data = report_module.data(workbook.catalog, workbook.store.read())
+    text = report_module.to_html(data) if report_format == "html" else report_module.to_json(data)
+    path = output or workbook.root / ".workbook" / f"report.{report_format}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    console.print(Text("Wrote ") + render.link(path.resolve(), workbook.root))
+
+
+@app.command()
+def docs(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 to serve the site on.")] = 8000,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the lesson in your browser.")
+    ] = True,
+) -> None:
+    """Serve the lessons site locally and open the lesson of the current exercise."""
+    from workbook import site
+
+    workbook = open_workbook(ctx)
+    exercise = current_exercise(workbook.catalog, workbook.store.read())
+    raise typer.Exit(site.serve(workbook.catalog, exercise, port, open_browser, console))
+
+
+@app.command()
 def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Author check: solutions pass, stubs and known-wrong variants fail, catalog coherent."""
     from workbook import verify as verify_module

@@ -87,3 +87,7 @@ WATCH_FINAL_CHECK = "That was the last one! Checking every exercise once more…
 WATCH_REGRESSED = "{count} exercise(s) no longer pass: back to {id}."
 WATCH_BYE = "Progress saved. Run `workbook watch` to pick up where you left off."
 WATCH_NEEDS_TERMINAL = "watch needs a terminal; use `workbook check` in scripts."
+
+# -- the site ---------------------------------------------------------------------------
+DOCS_SERVING = "Serving the lessons at {url} (Ctrl-C to stop)."
+DOCS_FAILED = "The site did not start: see the messages above (is the port in use?)."

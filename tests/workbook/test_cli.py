@@ -278,3 +278,26 @@ def test_the_installed_command_checks_through_the_fast_path(sample):
     usage = subprocess.run([*command[:-1], "nothing"], capture_output=True, text=True, check=False)
     assert usage.returncode == 2
     assert "No exercise matches" in usage.stderr
+
+
+def test_report_is_one_self_contained_html_page(sample, tmp_path):
+    solve(sample)
+    run(sample, "check", "greeting")
+    run(sample, "hint", "square")
+    output = tmp_path / "progress.html"
+    assert run(sample, "report", "--output", str(output)).exit_code == 0
+    page = output.read_text()
+    for expected in ("1 / 2", "exercises done", "Greet the world", "1 / 2</td>", "done"):
+        assert expected in page, expected
+    for external in ("<link", "<script", 'src="http', "@import"):
+        assert external not in page, external
+
+
+def test_report_as_json(sample, tmp_path):
+    output = tmp_path / "progress.json"
+    assert run(sample, "report", "--format", "json", "-o", str(output)).exit_code == 0
+    data = json.loads(output.read_text())
+    assert (data["done"], data["total"]) == (0, 2)
+    first = data["modules"][0]["exercises"][0]
+    assert set(first) >= {"id", "status", "attempts", "hints_used", "peeked", "first_passed_at"}
+    assert run(sample, "report", "--format", "pdf").exit_code == 2
