@@ -89,5 +89,6 @@ WATCH_BYE = "Progress saved. Run `workbook watch` to pick up where you left off.
 WATCH_NEEDS_TERMINAL = "watch needs a terminal; use `workbook check` in scripts."
 
 # -- the site ---------------------------------------------------------------------------
+DOCS_BUILDING = "Building the site; the first build runs every notebook, so give it a moment…"
 DOCS_SERVING = "Serving the lessons at {url} (Ctrl-C to stop)."
 DOCS_FAILED = "The site did not start: see the messages above (is the port in use?)."

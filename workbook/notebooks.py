@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ def execute(path: Path, cache: Path | None = None, timeout: int = TIMEOUT_S) -> 
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    # cells' own output arrives as messages; the kernel's stderr only carries its start-up chatter
+    client.execute(stderr=subprocess.DEVNULL)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         for stale in cached.parent.glob(f"{path.stem}-*.ipynb"):

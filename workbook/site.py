@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,10 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(
     catalog: Catalog, exercise: Exercise | None, port: int, open_browser: bool, console: Console
 ) -> int:
@@ -43,7 +48,11 @@ def serve(
     base = f"http://127.0.0.1:{port}/"
     command = [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"]
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    console.print(Text(messages.DOCS_BUILDING, style="dim"))
     server = subprocess.Popen(command, cwd=catalog.root, env=env)
+    # a polite kill (SIGTERM, a closed terminal) stops the server too, never orphans it
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _exit_on_signal)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not _answers(base):
@@ -64,4 +73,8 @@ def serve(
     finally:
         if server.poll() is None:
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

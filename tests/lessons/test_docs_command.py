@@ -42,6 +42,18 @@ def test_docs_serves_the_site_and_opens_at_the_current_lesson(tmp_path):
         assert response.status == 200
         assert 'class="md-content"' in page
     finally:
-        server.terminate()
+        server.terminate()  # a polite stop, as a closed terminal or a process manager sends
         server.wait(timeout=30)
         server.stdout.close()
+    assert not serving(port), "the site's server outlived `workbook docs`"
+
+
+def serving(port: int) -> bool:
+    """Whether anything still accepts connections on ``port``, allowing a moment to close."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        time.sleep(0.2)
+    return True
