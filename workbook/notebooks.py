@@ -105,10 +105,7 @@ def to_markdown(notebook: Any, name: str, download: str) -> str:
         elif cell.cell_type == "code" and source.strip():
             parts.append(_fence(source.rstrip(), "python", title=""))
             parts.extend(out for output in cell.get("outputs", []) if (out := _output(output)))
-    title = next(
-        (part for part in parts[1:2] if part.startswith("# ")), None
-    )  # the first Markdown cell's heading leads the page
-    if title is not None:
-        heading, _, rest = title.partition("\n")
+    if len(parts) > 1 and parts[1].startswith("# "):  # a leading heading goes above the note
+        heading, _, rest = parts[1].partition("\n")
         parts = [heading, parts[0], rest.strip(), *parts[2:]]
     return "\n\n".join(part for part in parts if part) + "\n"

@@ -33,7 +33,8 @@ def test_docs_serves_the_site_and_opens_at_the_current_lesson(tmp_path):
         deadline = time.monotonic() + WAIT_S
         line = ""
         while "Serving the lessons at" not in line and time.monotonic() < deadline:
-            line = server.stdout.readline() or line
+            line = server.stdout.readline()
+            assert line, "workbook docs stopped before it served the site"
         url = re.search(r"(http://\S+?)\s", line).group(1)
         assert url.startswith(f"http://127.0.0.1:{port}/")
         assert "#" in url, "the link points at the exercise's section"

@@ -1,9 +1,6 @@
 """The lessons site builds strictly, and every Python snippet in it is a tested file."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,27 +15,20 @@ TESTS = Path(__file__).parent
 INLINE_PYTHON = re.compile(r"^([ \t]*)```(?:python|py)\b[^\n]*\n(?!\1--8<--)", re.M)
 
 
-def test_site_builds_strictly(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
-        cwd=ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING")]
-    assert not warnings, done.stderr
-    assert (tmp_path / "index.html").is_file()
+def test_site_builds_strictly(site_build):
+    assert site_build.returncode == 0, site_build.stderr
+    warnings = [line for line in site_build.stderr.splitlines() if line.startswith("WARNING")]
+    assert not warnings, site_build.stderr
+    built = site_build.folder
+    assert (built / "index.html").is_file()
     for module in catalog.load(ROOT).modules:  # every module: its lesson and its notebook
         lesson = Path(module.lesson).relative_to("lessons").with_suffix("")
-        assert (tmp_path / lesson / "index.html").is_file(), module.lesson
+        assert (built / lesson / "index.html").is_file(), module.lesson
         notebook = Path(module.notebook)
-        page = (tmp_path / "notebooks" / notebook.stem / "index.html").read_text()
+        page = (built / "notebooks" / notebook.stem / "index.html").read_text()
         outputs = page.count('<span class="filename">output</span>')
         assert outputs >= 5, "the notebook ran for the site: its outputs show"
-        assert (tmp_path / "notebooks" / notebook.name).is_file(), "the .ipynb is downloadable"
+        assert (built / "notebooks" / notebook.name).is_file(), "the .ipynb is downloadable"
 
 
 @pytest.mark.parametrize("page", sorted(LESSONS.glob("*.md")), ids=lambda p: p.name)

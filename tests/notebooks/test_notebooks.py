@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-import nbclient
 import nbformat
 import pytest
+
+from workbook import notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -23,9 +24,6 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.timeout(TIMEOUT_S + 30)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path):
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=TIMEOUT_S, kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
+    # the site's own runner, uncached: this run proves the notebook with today's packages
+    ran = notebooks.execute(path, timeout=TIMEOUT_S)
+    assert any(cell.get("outputs") for cell in ran.cells)

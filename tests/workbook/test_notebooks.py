@@ -44,7 +44,9 @@ def test_execution_is_cached_by_content(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     first = notebooks.execute(path, cache)
     assert first.cells[0].outputs[0]["data"]["text/plain"] == "42"
-    monkeypatch.setattr("nbclient.NotebookClient.execute", lambda self: pytest.fail("ran again"))
+    monkeypatch.setattr(
+        "nbclient.NotebookClient.execute", lambda self, **kwargs: pytest.fail("ran again")
+    )
     again = notebooks.execute(path, cache)
     assert again.cells[0].outputs[0]["data"]["text/plain"] == "42"
     assert [p.suffix for p in Path(cache).iterdir()] == [".ipynb"]
