@@ -61,11 +61,17 @@ class Report:
 def verify(catalog: Catalog, workers: int | None = None) -> Report:
     workers = workers or os.cpu_count() or 2
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        reports = list(pool.map(lambda e: _exercise(catalog, e), catalog.exercises))
-    return Report(reports, stray_files(catalog) + ruff_problems(catalog.root))
+        reports = list(pool.map(lambda e: verify_exercise(catalog, e), catalog.exercises))
+    return Report(reports, workbook_problems(catalog))
 
 
-def _exercise(catalog: Catalog, exercise: Exercise) -> ExerciseReport:
+def workbook_problems(catalog: Catalog) -> list[str]:
+    """What is wrong beyond any one exercise: stray files, solutions unclean under ruff."""
+    return stray_files(catalog) + ruff_problems(catalog.root)
+
+
+def verify_exercise(catalog: Catalog, exercise: Exercise) -> ExerciseReport:
+    """One exercise: its solution passes, its stub and known-wrong variants fail."""
     report = ExerciseReport(exercise.id)
     root = catalog.root
     try:
