@@ -66,7 +66,7 @@ class Exercise:
 
     def known_wrong(self, root: Path) -> list[Path]:
         folder = root / "tests" / self.module / "wrong"
-        return sorted(folder.glob(f"{self.name}__*.py"))
+        return sorted(folder.glob(f"{self.name}__*.diff"))
 
     def lesson_link(self) -> str:
         return f"{self.lesson}#{self.section}"

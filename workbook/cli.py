@@ -283,12 +283,28 @@ def docs(
 
 
 @app.command()
-def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Author check: solutions pass, stubs and known-wrong variants fail, catalog coherent."""
+def verify(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Exercises to verify (default: every one).")
+    ] = None,
+    as_json: JsonOpt = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Runs at once (default: one per core).")
+    ] = None,
+) -> None:
+    """Author check: solutions pass; stubs, known-wrong variants and mutants fail."""
     from workbook import verify as verify_module
 
     workbook = open_workbook(ctx)
-    report = verify_module.verify(workbook.catalog)
+    chosen = None
+    if ids:
+        state = workbook.store.read()
+        chosen = list(dict.fromkeys(resolve(workbook, fragment, state) for fragment in ids))
+    with render.verify_progress(errors, enabled=not as_json) as progress:
+        report = verify_module.verify(
+            workbook.catalog, chosen, workers=jobs, progress=progress, whole_workbook=not ids
+        )
     if as_json:
         print_json(report.to_json())
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,8 @@ def check(
     limits: runner.Limits | None = None,
     launcher: Launcher | None = None,
     on_launch: Callable[[Child], None] | None = None,
+    stop_first: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> CheckResult:
     """Grade ``exercise`` in the ``target`` tree (or ``target_file``) in a fresh child."""
     started = time.monotonic()
@@ -87,6 +89,8 @@ def check(
         target_file=target_file,
         launcher=launcher,
         on_launch=on_launch,
+        stop_first=stop_first,
+        extra_args=extra_args,
     )
     if outcome.ended == "internal":
         raise GraderError(outcome.message)

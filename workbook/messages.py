@@ -19,6 +19,7 @@ KILLED_BY_SIGNAL = {
     "SIGKILL": "the run was killed (signal SIGKILL): did it run out of memory?",
     "SIGXFSZ": "your code wrote more output than the grader allows (signal SIGXFSZ)",
 }
+STOPPED_FIRST = "not run: the run stopped at the first failing check"
 MISSING_RESULTS = "some checks never reported a result, so they count as not passed"
 NOTHING_COLLECTED = "the hidden suite has no checks: this is a problem in the workbook itself"
 
@@ -62,7 +63,8 @@ STATUS_WORDS = {
     "timeout": "timed out",
     "crashed": "crashed",
 }
-VERIFY_OK = "Everything verifies: solutions pass, stubs and known-wrong variants fail."
+VERIFY_OK = "Everything verifies: solutions pass; stubs, known-wrong variants and mutants fail."
+VERIFY_RUNNING = "verifying"
 VERIFY_BAD = "Verification found problems:"
 
 # -- watch mode ------------------------------------------------------------------------

@@ -17,6 +17,10 @@ from workbook import loader
 
 TARGET_HELP = "tree whose exercises are graded: 'exercises', 'solutions' or a folder"
 TARGET_FILE_HELP = "grade this file (or package folder) instead of the target tree's"
+SEEDED_HELP = (
+    "a write-the-tests suite grades its tests against this bug-seeded app only "
+    "(the author's mutation gate)"
+)
 CHANNEL_HELP = "file descriptor for the grader's result stream (set by the runner)"
 STUB_MAY_PASS = (
     "stub_may_pass(reason): this requirement may hold on the untouched stub, for the reason given"
@@ -31,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("workbook", "FastAPI Pro Workbook")
     group.addoption("--target", default="solutions", help=TARGET_HELP)
     group.addoption("--target-file", default=None, help=TARGET_FILE_HELP)
+    group.addoption("--seeded-app", default=None, help=SEEDED_HELP)
     group.addoption("--workbook-channel", type=int, default=None, help=CHANNEL_HELP)
 
 
@@ -75,6 +80,12 @@ def exercise(request: pytest.FixtureRequest) -> ModuleType:
         path = exercise_path(suite, _tree(request.config, find_root(suite.parent)))
     TARGETS.add(path)
     return loader.load(path)
+
+
+def seeded_apps(config: pytest.Config, planted: list[Path]) -> list[Path]:
+    """The bug-seeded apps a write-the-tests suite grades against: its own, or the one given."""
+    chosen = config.getoption("--seeded-app")
+    return [Path(chosen).resolve()] if chosen else planted
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.padding import Padding
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
@@ -206,17 +210,40 @@ def overview(console: Console, catalog: Catalog, state: State, current: Exercise
     console.print(f"Grade it with: workbook check {current.id}")
 
 
+@contextmanager
+def verify_progress(console: Console, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with counts while verify runs, on a terminal only."""
+    if not enabled or not console.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = (
+        TextColumn(messages.VERIFY_RUNNING),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("verify", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def verify_report(console: Console, report: Report) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("exercise", "solution", "stub", "known-wrong"):
+    for column in ("exercise", "solution", "stub", "known-wrong", "mutants killed"):
         table.add_column(column)
     for item in report.exercises:
         wrong = ", ".join(f"{w['name'].split('__')[-1]}: {w['status']}" for w in item.known_wrong)
+        mutants = item.mutants
+        declared = sum(1 for s in mutants.survived if s["reason"])
+        score = f"{mutants.killed}/{mutants.total}"
+        score += f" ({declared} equivalent)" if declared else ""
+        bad = mutants.killed + declared < mutants.total
         table.add_row(
             Text(item.id, style="red" if item.problems else ""),
             Text(item.solution, style="green" if item.solution == "passed" else "red"),
             item.stub,
             wrong,
+            Text(score, style="red" if bad else "green"),
         )
     console.print(table)
     problems = report.problems + [f"{e.id}: {p}" for e in report.exercises for p in e.problems]

@@ -16,7 +16,7 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,12 @@ class _Stream:
 
 
 def child_args(
-    suite: Path, root: Path, limits: Limits, target: str | None, target_file: Path | None
+    suite: Path,
+    root: Path,
+    limits: Limits,
+    target: str | None,
+    target_file: Path | None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """Arguments of :mod:`workbook.child`: its limits, then pytest's."""
     args = [
@@ -123,7 +128,7 @@ def child_args(
         args += ["--target", target]
     if target_file is not None:
         args += ["--target-file", str(target_file)]
-    return args
+    return [*args, *extra]
 
 
 def run(
@@ -135,16 +140,21 @@ def run(
     target_file: Path | None = None,
     launcher: Launcher | None = None,
     on_launch: Callable[[Child], None] | None = None,
+    stop_first: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> RunOutcome:
     """Grade ``suite`` in a child process and return what it showed.
 
     ``on_launch`` receives the child as soon as it runs, so that another thread can
     cancel the run by killing it (the run then ends as crashed, never as a pass).
+    ``stop_first`` ends the run at the first failing check (the author's gate only needs
+    to know that something failed); the checks after it count as skipped.
     """
     started = time.monotonic()
     token = secrets.token_hex(8)
     env = {**base_env(root), TOKEN_VARIABLE: token}
-    args = child_args(suite, root, limits, target, target_file)
+    extra = ["--exitfirst", *extra_args] if stop_first else list(extra_args)
+    args = child_args(suite, root, limits, target, target_file, extra)
     channel_read, channel_write = os.pipe()
     output_read, output_write = os.pipe()
     try:
@@ -159,7 +169,7 @@ def run(
     if on_launch is not None:
         on_launch(child)
     try:
-        return _Watch(child, channel_read, output_read, limits, started).outcome()
+        return _Watch(child, channel_read, output_read, limits, started, stop_first).outcome()
     finally:
         _kill_everything(child, token)
 
@@ -179,9 +189,16 @@ class _Watch:
     """Follows one child's events until it finishes, hangs, crashes or floods."""
 
     def __init__(
-        self, child: Child, channel: int, output: int, limits: Limits, started: float
+        self,
+        child: Child,
+        channel: int,
+        output: int,
+        limits: Limits,
+        started: float,
+        stop_first: bool = False,
     ) -> None:
         self.child = child
+        self.stop_first = stop_first
         self.limits = limits
         self.started = started
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -310,6 +327,8 @@ class _Watch:
             ended, message = "internal", messages.NOTHING_COLLECTED
         if ended != "finished":
             self._mark_unfinished(ended, message)
+        elif self.stop_first and self._failed_one():
+            self._mark_unfinished(ended, messages.STOPPED_FIRST)
         elif any(test.message == messages.NOT_RUN for test in self.tests.values()):
             ended, message = "crashed", messages.MISSING_RESULTS
             self._mark_unfinished(ended, message)
@@ -321,15 +340,20 @@ class _Watch:
             duration_s=round(time.monotonic() - self.started, 3),
         )
 
+    def _failed_one(self) -> bool:
+        return any(test.status in ("failed", "error") for test in self.tests.values())
+
     def _mark_unfinished(self, ended: str, message: str) -> None:
         for test in self.tests.values():
             if test.message != messages.NOT_RUN:
                 continue
-            if test.id == self.current:
+            if test.id == self.current and ended != "finished":
                 test.status, test.message = ended, message
                 test.duration_s = round(time.monotonic() - self.current_since, 3)
             else:
                 test.status = "skipped"
+                if ended == "finished":
+                    test.message = message
 
 
 def _kill_everything(child: Child, token: str) -> None:

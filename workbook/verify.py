@@ -1,26 +1,47 @@
 """The author's check: every suite has teeth and every file is where the catalog says.
 
 Every solution passes its suite; every stub fails each of its tests (unless the test is
-marked ``stub_may_pass``) without hanging; every known-wrong variant fails; each stub has
-a ``TODO``; each variant names its mistake; no stray files; solutions are clean under ruff.
+marked ``stub_may_pass``) without hanging; every known-wrong variant (a diff of the
+solution) fails; every mutant of the solution fails, unless it is declared equivalent
+with a reason beside its suite; each stub has a ``TODO``; no stray files; solutions are
+clean under ruff.
+
+Every one of those runs is a job for the same runner a learner's check uses, forked warm
+from one zygote and spread over every core.
 """
 
 from __future__ import annotations
 
-import ast
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbook import grading
+from workbook import grading, mutation, variants, zygote
 from workbook.catalog import Catalog, Exercise
+from workbook.launch import ColdLauncher, Launcher, base_env
 
 TODO = "# TODO"
 IGNORED = {"__pycache__", "__init__.py", "README.md", ".gitkeep"}
+SEEDED_OPTION = "--seeded-app"
+
+
+@dataclass
+class MutantReport:
+    total: int = 0
+    killed: int = 0
+    survived: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "killed": self.killed, "survived": self.survived}
 
 
 @dataclass
@@ -29,6 +50,7 @@ class ExerciseReport:
     solution: str = "not run"
     stub: str = "not run"
     known_wrong: list[dict[str, str]] = field(default_factory=list)
+    mutants: MutantReport = field(default_factory=MutantReport)
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -37,6 +59,7 @@ class ExerciseReport:
             "solution": self.solution,
             "stub": self.stub,
             "known_wrong": self.known_wrong,
+            "mutants": self.mutants.to_json(),
             "problems": self.problems,
         }
 
@@ -58,49 +81,208 @@ class Report:
         }
 
 
-def verify(catalog: Catalog, workers: int | None = None) -> Report:
-    workers = workers or os.cpu_count() or 2
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        reports = list(pool.map(lambda e: verify_exercise(catalog, e), catalog.exercises))
-    return Report(reports, workbook_problems(catalog))
+@dataclass
+class Job:
+    """One grading run of the author's check."""
+
+    exercise: Exercise
+    kind: str  # solution | stub | wrong | mutant
+    name: str = ""
+    target_file: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    mutant: mutation.Mutant | None = None
+    seeded: bool = False  # a write-the-tests mutant: killed when the suite passes
+    result: grading.CheckResult | None = None
+    error: str = ""
+
+    @property
+    def fails(self) -> bool:
+        return self.result is not None and not self.result.passed
 
 
-def workbook_problems(catalog: Catalog) -> list[str]:
-    """What is wrong beyond any one exercise: stray files, solutions unclean under ruff."""
-    return stray_files(catalog) + ruff_problems(catalog.root)
+Progress = Callable[[int, int], None]
 
 
-def verify_exercise(catalog: Catalog, exercise: Exercise) -> ExerciseReport:
-    """One exercise: its solution passes, its stub and known-wrong variants fail."""
-    report = ExerciseReport(exercise.id)
-    root = catalog.root
+def verify(
+    catalog: Catalog,
+    exercises: list[Exercise] | None = None,
+    *,
+    workers: int | None = None,
+    launcher: Launcher | None = None,
+    progress: Progress | None = None,
+    whole_workbook: bool = True,
+) -> Report:
+    """Verify ``exercises`` (all by default); ``progress(done, total)`` follows the runs."""
+    chosen = catalog.exercises if exercises is None else exercises
+    with (
+        tempfile.TemporaryDirectory(prefix="workbook-verify-") as folder,
+        _launcher(catalog.root, launcher) as warm,
+    ):
+        plans = [_plan(catalog, exercise, Path(folder)) for exercise in chosen]
+        jobs = [job for plan in plans for job in plan.jobs]
+        _run_all(catalog, jobs, warm, workers or os.cpu_count() or 2, progress)
+        reports = [plan.report() for plan in plans]
+    problems = workbook_problems(catalog) if whole_workbook else []
+    return Report(reports, problems)
+
+
+@contextmanager
+def _launcher(root: Path, given: Launcher | None) -> Iterator[Launcher]:
+    if given is not None:
+        yield given
+        return
+    if not zygote.available():
+        yield ColdLauncher()
+        return
+    warm = zygote.Zygote(base_env(root))
     try:
-        solution = grading.check(catalog, exercise, target="solutions")
-        stub = grading.check(catalog, exercise, target="exercises")
-        wrong = [
-            (p, grading.check(catalog, exercise, target_file=p)) for p in exercise.known_wrong(root)
-        ]
-    except grading.GraderError as exc:
-        report.problems.append(f"the grader failed: {exc}")
+        yield warm
+    finally:
+        warm.close()
+
+
+def _run_all(
+    catalog: Catalog, jobs: list[Job], launcher: Launcher, workers: int, progress: Progress | None
+) -> None:
+    done, lock = 0, threading.Lock()
+
+    def run(job: Job) -> None:
+        nonlocal done
+        try:
+            job.result = grading.check(
+                catalog,
+                job.exercise,
+                target="solutions" if job.kind in ("solution", "mutant") else "exercises",
+                target_file=job.target_file,
+                launcher=launcher,
+                stop_first=job.kind == "mutant",
+                extra_args=job.extra_args,
+            )
+        except grading.GraderError as exc:
+            job.error = str(exc)
+        with lock:
+            done += 1
+            if progress is not None:
+                progress(done, len(jobs))
+
+    if progress is not None:
+        progress(0, len(jobs))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(run, jobs))
+
+
+@dataclass
+class _ExercisePlan:
+    """One exercise's jobs, and how their results become its report."""
+
+    catalog: Catalog
+    exercise: Exercise
+    jobs: list[Job] = field(default_factory=list)
+    plan: mutation.Plan | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def report(self) -> ExerciseReport:
+        report = ExerciseReport(self.exercise.id, problems=list(self.problems))
+        errors = [job for job in self.jobs if job.error]
+        if errors:
+            report.problems += [f"the grader failed: {job.error}" for job in errors]
+            return report
+        by_kind: dict[str, list[Job]] = {}
+        for job in self.jobs:
+            by_kind.setdefault(job.kind, []).append(job)
+        solution = by_kind["solution"][0].result
+        stub = by_kind["stub"][0].result
+        assert solution is not None
+        assert stub is not None
+        report.solution, report.stub = solution.status, stub.status
+        if not solution.passed:
+            failing = [t["requirement"] for t in solution.tests if t["status"] != "passed"]
+            report.problems.append(f"the solution does not pass: {solution.status} {failing}")
+        report.problems += _stub_problems(stub)
+        wrong = by_kind.get("wrong", [])
+        if len(wrong) < 2:
+            report.problems.append(f"has {len(wrong)} known-wrong variants; at least 2 are needed")
+        for job in wrong:
+            assert job.result is not None
+            report.known_wrong.append({"name": job.name, "status": job.result.status})
+            if job.result.passed:
+                report.problems.append(f"known-wrong variant {job.name}.diff passes the suite")
+        report.mutants = self._mutants(by_kind.get("mutant", []), report.problems)
         return report
-    report.solution, report.stub = solution.status, stub.status
-    if not solution.passed:
-        failing = [t["requirement"] for t in solution.tests if t["status"] != "passed"]
-        report.problems.append(f"the solution does not pass: {solution.status} {failing}")
-    report.problems += _stub_problems(stub)
-    if len(wrong) < 2:
-        report.problems.append(f"has {len(wrong)} known-wrong variants; at least 2 are needed")
-    for path, result in wrong:
-        report.known_wrong.append({"name": path.stem, "status": result.status})
-        if result.passed:
-            report.problems.append(f"known-wrong variant {path.name} passes the suite")
-        if not _one_line_docstring(path):
-            report.problems.append(f"{path.name} needs a one-line docstring naming its mistake")
+
+    def _mutants(self, jobs: list[Job], problems: list[str]) -> MutantReport:
+        found = MutantReport(total=len(jobs))
+        plan = self.plan
+        for job in jobs:
+            assert job.result is not None
+            assert job.mutant is not None
+            assert plan is not None
+            killed = job.result.passed if job.seeded else not job.result.passed
+            if killed:
+                found.killed += 1
+                continue
+            reason = plan.reason(job.mutant)
+            found.survived.append({"diff": job.mutant.diff, "reason": reason or ""})
+            if reason is None:
+                problems.append(
+                    f"a mutant survives ({job.mutant.operator}, line {job.mutant.line}): "
+                    f"add a test that kills it, or declare it equivalent in "
+                    f"{_relative(plan.path, self.catalog.root)}:\n"
+                    f"{mutation.indent(job.mutant.diff)}"
+                )
+        if plan is not None:
+            problems += mutation.unused_declarations(plan, [j.mutant for j in jobs if j.mutant])
+        return found
+
+
+def _plan(catalog: Catalog, exercise: Exercise, folder: Path) -> _ExercisePlan:
+    root = catalog.root
+    plan = _ExercisePlan(catalog, exercise)
+    plan.jobs += [Job(exercise, "solution"), Job(exercise, "stub")]
+    solution = exercise.solution(root)
     stub_source = exercise.stub(root)
     sources = stub_source.rglob("*.py") if stub_source.is_dir() else [stub_source]
     if not any(TODO in p.read_text(encoding="utf-8") for p in sources):
-        report.problems.append(f"the stub has no `{TODO}` line")
-    return report
+        plan.problems.append(f"the stub has no `{TODO}` line")
+    if solution.is_dir():  # diffs and mutants of a package are not supported yet
+        plan.problems.append("known-wrong variants and mutants need a one-file solution")
+        return plan
+    original = solution.read_text(encoding="utf-8")
+    work = folder / exercise.id.replace("/", "__")
+    work.mkdir(parents=True)
+    for path in exercise.known_wrong(root):
+        try:
+            variant = variants.read(path)
+            code = variants.apply(variant, original)
+        except variants.DiffError as exc:
+            plan.problems.append(str(exc))
+            continue
+        target = work / f"{variant.name}.py"
+        target.write_text(code, encoding="utf-8")
+        plan.jobs.append(Job(exercise, "wrong", variant.name, target))
+    plan.plan = mutation.load_plan(_plan_path(catalog, exercise))
+    region = plan.plan.region(original)
+    plan.problems += plan.plan.problems
+    found = mutation.mutants(original, region)
+    for number, mutant in enumerate(found, 1):
+        target = work / f"{exercise.name}__mutant_{number:03}.py"
+        target.write_text(mutant.source, encoding="utf-8")
+        if plan.plan.seeded:  # the reference's own tests must catch the mutant app
+            job = Job(exercise, "mutant", target.stem, None, (SEEDED_OPTION, str(target)))
+            job.seeded = True
+        else:
+            job = Job(exercise, "mutant", target.stem, target)
+        job.mutant = mutant
+        plan.jobs.append(job)
+    return plan
+
+
+def _plan_path(catalog: Catalog, exercise: Exercise) -> Path:
+    return catalog.root / "tests" / exercise.module / "mutants" / f"{exercise.name}.toml"
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _stub_problems(stub: grading.CheckResult) -> list[str]:
@@ -113,12 +295,9 @@ def _stub_problems(stub: grading.CheckResult) -> list[str]:
     ]
 
 
-def _one_line_docstring(path: Path) -> bool:
-    try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-    except SyntaxError:
-        return False
-    return doc is not None and bool(doc.strip()) and "\n" not in doc.strip()
+def workbook_problems(catalog: Catalog) -> list[str]:
+    """What is wrong beyond any one exercise: stray files, solutions unclean under ruff."""
+    return stray_files(catalog) + ruff_problems(catalog.root)
 
 
 def stray_files(catalog: Catalog) -> list[str]:
@@ -133,22 +312,31 @@ def stray_files(catalog: Catalog) -> list[str]:
             if path.name not in IGNORED and key not in names:
                 problems.append(f"{path.relative_to(root)} belongs to no exercise in the catalog")
     for module in modules:
-        for path in sorted((root / "tests" / module).glob("test_*.py")):
+        suites = root / "tests" / module
+        for path in sorted(suites.glob("test_*.py")):
             if (module, path.stem.removeprefix("test_")) not in names:
                 problems.append(f"{path.relative_to(root)} grades no exercise in the catalog")
-        for path in sorted((root / "tests" / module / "wrong").glob("*.py")):
-            if (module, path.stem.split("__")[0]) not in names or "__" not in path.stem:
-                problems.append(f"{path.relative_to(root)} is not named <exercise>__<mistake>.py")
+        for path in sorted((suites / "wrong").glob("*")):
+            owned = (module, path.stem.split("__")[0]) in names and "__" in path.stem
+            if path.name not in IGNORED and (path.suffix != ".diff" or not owned):
+                problems.append(f"{path.relative_to(root)} is not named <exercise>__<mistake>.diff")
+        for path in sorted((suites / "mutants").glob("*")):
+            if path.name not in IGNORED and (
+                path.suffix != ".toml" or (module, path.stem) not in names
+            ):
+                problems.append(f"{path.relative_to(root)} is not named <exercise>.toml")
     return problems
 
 
 def ruff_problems(root: Path) -> list[str]:
     """Solutions must be clean under the project's ruff rules and formatting."""
     problems = []
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     for command in (["check", "--quiet"], ["format", "--check", "--quiet"]):
+        base = [ruff] if ruff else [sys.executable, "-m", "ruff"]
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "ruff", *command, "solutions"],
+                [*base, *command, "solutions"],
                 cwd=root,
                 capture_output=True,
                 text=True,

@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from workbook.loader import load
+from workbook.plugin import seeded_apps
 from workbook.testing import Failure, client_for, expect
 
 SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.py"))
@@ -111,9 +112,13 @@ async def test_pass_on_correct_app(
         )
 
 
-@pytest.mark.parametrize(
-    ("seeded", "bug"), [pytest.param(path, describe_bug(path), id=path.stem) for path in SEEDED]
-)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "seeded" in metafunc.fixturenames:
+        apps = seeded_apps(metafunc.config, SEEDED)
+        params = [pytest.param(path, describe_bug(path), id=path.stem) for path in apps]
+        metafunc.parametrize(("seeded", "bug"), params)
+
+
 async def test_catches_bug(
     reference: ModuleType, learner_tests: dict[str, LearnerTest], seeded: Path, bug: str
 ) -> None:

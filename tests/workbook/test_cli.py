@@ -193,39 +193,94 @@ def test_verify_json_shape(sample):
     assert result.exit_code == 0, data
     assert data["ok"] is True
     first = data["exercises"][0]
-    assert set(first) >= {"id", "solution", "stub", "known_wrong"}
+    assert set(first) >= {"id", "solution", "stub", "known_wrong", "mutants"}
     assert first["solution"] == "passed"
     assert {w["status"] for w in first["known_wrong"]} == {"failed"}
+    assert first["mutants"]["total"] >= 1
+    assert first["mutants"] == {
+        "total": first["mutants"]["total"],
+        "killed": first["mutants"]["total"],
+        "survived": [],
+    }
+
+
+def test_verify_accepts_a_survivor_declared_equivalent_with_its_reason(sample):
+    path = sample / "solutions/01_basics/01_greeting.py"
+    path.write_text(path.read_text() + "\n\nRETRIES = 3\n")
+    plan = sample / "tests/01_basics/mutants/01_greeting.toml"
+    plan.parent.mkdir()
+    plan.write_text(
+        "[[equivalent]]\n"
+        'diff = "-RETRIES = 3\\n+RETRIES = 4"\n'
+        'reason = "nothing reads RETRIES"\n'
+        "[[equivalent]]\n"
+        'diff = "-RETRIES = 3\\n+RETRIES = 2"\n'
+        'reason = "nothing reads RETRIES"\n'
+    )
+    result = run(sample, "verify", "greeting", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0, data
+    mutants = data["exercises"][0]["mutants"]
+    assert mutants["killed"] == mutants["total"] - 2
+    assert mutants["survived"] == [
+        {"diff": "-RETRIES = 3\n+RETRIES = 2", "reason": "nothing reads RETRIES"},
+        {"diff": "-RETRIES = 3\n+RETRIES = 4", "reason": "nothing reads RETRIES"},
+    ]
+
+
+def test_verify_a_subset_by_id(sample):
+    data = json.loads(run(sample, "verify", "square", "--json").output)
+    assert [e["id"] for e in data["exercises"]] == ["01_basics/02_square"]
 
 
 @pytest.mark.parametrize(
     ("breakage", "problem"),
     [
         ("stub_solved", "the untouched stub passes"),
-        ("wrong_passes", "known-wrong variant 01_greeting__wrong_word.py passes"),
+        ("wrong_passes", "known-wrong variant 01_greeting__wrong_word.diff passes"),
         ("stray_file", "exercises/01_basics/03_extra.py belongs to no exercise"),
+        ("stray_variant", "01_greeting__wrong_word.py is not named <exercise>__<mistake>.diff"),
         ("no_todo", "the stub has no `# TODO` line"),
-        ("no_docstring", "needs a one-line docstring"),
+        ("no_sentence", "needs a sentence naming its mistake"),
+        ("stale_diff", "01_greeting__wrong_word.diff no longer applies to the solution"),
         ("unformatted_solution", "ruff format on solutions/"),
+        ("mutant_survives", "a mutant survives (number, line 11)"),
+        ("stale_equivalent", "a declared equivalent matches no mutant now"),
+        ("equivalent_without_reason", "equivalent #1 needs a diff and a one-line reason"),
     ],
 )
 def test_verify_catches_each_problem(sample, breakage, problem):
     exercises, solutions = sample / "exercises/01_basics", sample / "solutions/01_basics"
-    wrong = sample / "tests/01_basics/wrong/01_greeting__wrong_word.py"
+    wrong = sample / "tests/01_basics/wrong/01_greeting__wrong_word.diff"
+    plan = sample / "tests/01_basics/mutants/01_greeting.toml"
+    plan.parent.mkdir(exist_ok=True)
     if breakage == "stub_solved":
         solve(sample)
     elif breakage == "wrong_passes":
-        wrong.write_text('"""Not wrong at all."""\n' + (solutions / "01_greeting.py").read_text())
+        text = wrong.read_text()
+        wrong.write_text(text.replace('"word"}', '"world"}  # not wrong at all'))
     elif breakage == "stray_file":
         (exercises / "03_extra.py").write_text("x = 1\n")
+    elif breakage == "stray_variant":
+        wrong.with_suffix(".py").write_text('"""An old-style variant."""\n')
     elif breakage == "no_todo":
         stub = exercises / "02_square.py"
         stub.write_text(stub.read_text().replace("# TODO: add", "# add"))
-    elif breakage == "no_docstring":
-        wrong.write_text(wrong.read_text().split('"""', 2)[2])
+    elif breakage == "no_sentence":
+        wrong.write_text(wrong.read_text().split("\n", 1)[1])
+    elif breakage == "stale_diff":
+        path = solutions / "01_greeting.py"
+        path.write_text(path.read_text().replace("async def greet()", "async def hello()"))
     elif breakage == "unformatted_solution":
         path = solutions / "02_square.py"
         path.write_text(path.read_text().replace("n * n", "n*n"))
+    elif breakage == "mutant_survives":
+        path = solutions / "01_greeting.py"
+        path.write_text(path.read_text() + "\n\nRETRIES = 3\n")
+    elif breakage == "stale_equivalent":
+        plan.write_text('[[equivalent]]\ndiff = "-x = 1\\n+x = 2"\nreason = "never read"\n')
+    elif breakage == "equivalent_without_reason":
+        plan.write_text('[[equivalent]]\ndiff = "-x = 1\\n+x = 2"\n')
     result = run(sample, "verify", "--json")
     assert result.exit_code == 1
     data = json.loads(result.output)

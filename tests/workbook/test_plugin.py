@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook import catalog, grading, loader, plugin
+from workbook import catalog, grading, loader, plugin, variants
 from workbook.testing import Mismatch, json_diff
 
 
@@ -53,8 +53,10 @@ def test_requirements_come_from_docstrings_with_parameters_filled_in(sample):
     ]
 
 
-def test_reference_is_available_beside_the_target(sample):
-    wrong = sample / "tests/01_basics/wrong/02_square__doubles.py"
+def test_reference_is_available_beside_the_target(sample, tmp_path):
+    diff = variants.read(sample / "tests/01_basics/wrong/02_square__doubles.diff")
+    wrong = tmp_path / "02_square__doubles.py"
+    wrong.write_text(variants.apply(diff, (sample / "solutions/01_basics/02_square.py").read_text()))
     result = grade(sample, "square", target_file=wrong)
     assert result.status == "failed"
     assert result.tests[-1]["message"] == 'expected body {"result": 9}, not {"result": -6}'
