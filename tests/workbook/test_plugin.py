@@ -56,7 +56,8 @@ def test_requirements_come_from_docstrings_with_parameters_filled_in(sample):
 def test_reference_is_available_beside_the_target(sample, tmp_path):
     diff = variants.read(sample / "tests/01_basics/wrong/02_square__doubles.diff")
     wrong = tmp_path / "02_square__doubles.py"
-    wrong.write_text(variants.apply(diff, (sample / "solutions/01_basics/02_square.py").read_text()))
+    solution = (sample / "solutions/01_basics/02_square.py").read_text()
+    wrong.write_text(variants.apply(diff, solution))
     result = grade(sample, "square", target_file=wrong)
     assert result.status == "failed"
     assert result.tests[-1]["message"] == 'expected body {"result": 9}, not {"result": -6}'
