@@ -27,8 +27,8 @@ def test_loads_modules_and_exercises_in_order(sample):
     greeting, square = loaded.exercises
     assert greeting.points == 10
     assert square.points == 5
-    assert greeting.test_timeout == 3
-    assert greeting.run_timeout == 30
+    assert greeting.test_timeout == 30
+    assert greeting.run_timeout == 120
     assert greeting.lesson_link() == "lessons/01-basics.md#greeting"
     assert greeting.stub(sample) == sample / "exercises/01_basics/01_greeting.py"
     assert [p.name for p in greeting.known_wrong(sample)] == [

@@ -16,8 +16,11 @@ import pytest
 from workbook import catalog, grading, runner
 from workbook.launch import Launcher
 
-LIMITS = runner.Limits(test_timeout=3, run_timeout=20, memory_mb=768)
-BOUND_S = 30
+# a hang is cut after 3 s; every other case gets limits no busy machine can reach, so
+# that its verdict comes from what the file did, never from how slowly it ran
+HANG_LIMITS = runner.Limits(test_timeout=3, run_timeout=20, memory_mb=768)
+LIMITS = runner.Limits(test_timeout=60, run_timeout=120, memory_mb=768)
+BOUND_S = 90
 
 APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
 HOSTILE = {
@@ -64,11 +67,14 @@ HOSTILE = {
 
 
 def grade(
-    root: Path, launcher: Launcher, exercise_id: str = "01_basics/01_greeting"
+    root: Path,
+    launcher: Launcher,
+    exercise_id: str = "01_basics/01_greeting",
+    limits: runner.Limits = LIMITS,
 ) -> grading.CheckResult:
     loaded = catalog.load(root)
     (exercise,) = loaded.find(exercise_id)
-    return grading.check(loaded, exercise, limits=LIMITS, launcher=launcher)
+    return grading.check(loaded, exercise, limits=limits, launcher=launcher)
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -76,7 +82,7 @@ def test_hostile_file_gets_a_clear_status_in_bounded_time(sample, launcher, case
     source, status, message = HOSTILE[case]
     (sample / "exercises/01_basics/01_greeting.py").write_text(source)
     started = time.monotonic()
-    result = grade(sample, launcher)
+    result = grade(sample, launcher, limits=HANG_LIMITS if status == "timeout" else LIMITS)
     assert time.monotonic() - started < BOUND_S
     assert result.status == status, result.to_json()
     first = result.tests[0]
@@ -99,7 +105,7 @@ def test_hang_names_the_hung_requirement_when_the_signal_cannot_stop_it(sample, 
     )
     (sample / "exercises/01_basics/01_greeting.py").write_text(source)
     started = time.monotonic()
-    result = grade(sample, launcher)
+    result = grade(sample, launcher, limits=HANG_LIMITS)
     assert time.monotonic() - started < BOUND_S
     assert result.status == "timeout"
     assert "GET / answers 200 with the greeting" in result.tests[0]["message"]
@@ -128,7 +134,7 @@ def test_no_process_outlives_the_run(sample, launcher, tmp_path):
     grade(sample, launcher)
     started = [int(pid) for pid in pids.read_text().split()]
     assert len(started) == 2
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a bound for a busy machine; it ends at once
     while any(alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.05)
     survivors = [pid for pid in started if alive(pid)]

@@ -39,8 +39,16 @@ def kinds(log: Path) -> list[str]:
 
 
 @pytest.fixture
-def session(sample: Path, launcher) -> Watch:
+def check_timeout() -> int:
+    """The sample's per-check limit; a test that hangs on purpose parametrizes a short one."""
+    return 30
+
+
+@pytest.fixture
+def session(sample: Path, launcher, check_timeout: int) -> Watch:
     """A watch session on the sample, without threads of its own: the test is the loop."""
+    path = sample / "curriculum.toml"
+    path.write_text(path.read_text().replace("timeout = 30", f"timeout = {check_timeout}"))
     options = Options(event_log=sample / "events.log")
     watch = Watch(catalog.load(sample), state.Store(sample), Console(file=io.StringIO()), options)
     watch.launcher = launcher
@@ -85,6 +93,7 @@ def test_saves_of_other_files_are_ignored(session, sample):
     assert not session.busy
 
 
+@pytest.mark.parametrize("check_timeout", [3])
 def test_a_hung_exercise_gets_its_verdict_and_the_next_save_is_graded(session, sample):
     (sample / GREETING).write_text(HANGS)
     session.request_check()
