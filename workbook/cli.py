@@ -294,7 +294,10 @@ def verify(
     ] = None,
 ) -> None:
     """Author check: solutions pass; stubs, known-wrong variants and mutants fail."""
-    from workbook import verify as verify_module
+    try:
+        from workbook import verify as verify_module
+    except ImportError as exc:  # the mutation tools come with the authors' dependencies
+        fail(messages.VERIFY_NEEDS_TOOLS.format(missing=exc.name))
 
     workbook = open_workbook(ctx)
     chosen = None

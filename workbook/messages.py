@@ -65,6 +65,10 @@ STATUS_WORDS = {
 }
 VERIFY_OK = "Everything verifies: solutions pass; stubs, known-wrong variants and mutants fail."
 VERIFY_RUNNING = "verifying"
+VERIFY_NEEDS_TOOLS = (
+    "verify needs the authors' tools ({missing} is missing): run `python3 bootstrap.py test` "
+    "once, which installs them"
+)
 VERIFY_BAD = "Verification found problems:"
 
 # -- watch mode ------------------------------------------------------------------------
