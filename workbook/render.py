@@ -210,6 +210,10 @@ def overview(console: Console, catalog: Catalog, state: State, current: Exercise
     console.print(f"Grade it with: workbook check {current.id}")
 
 
+def _ratio(good: int, total: int, shown: str = "") -> Text:
+    return Text(shown or f"{good}/{total}", style="green" if good == total else "red")
+
+
 @contextmanager
 def verify_progress(console: Console, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
     """A progress bar with counts while verify runs, on a terminal only."""
@@ -229,21 +233,21 @@ def verify_progress(console: Console, enabled: bool = True) -> Iterator[Callable
 
 def verify_report(console: Console, report: Report) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("exercise", "solution", "stub", "known-wrong", "mutants killed"):
-        table.add_column(column)
+    table.add_column("exercise", no_wrap=True)
+    for column in ("solution", "stub", "wrong", "mutants"):
+        table.add_column(column, no_wrap=True)
     for item in report.exercises:
-        wrong = ", ".join(f"{w['name'].split('__')[-1]}: {w['status']}" for w in item.known_wrong)
+        failing = sum(1 for w in item.known_wrong if w["status"] != "passed")
         mutants = item.mutants
         declared = sum(1 for s in mutants.survived if s["reason"])
-        score = f"{mutants.killed}/{mutants.total}"
-        score += f" ({declared} equivalent)" if declared else ""
-        bad = mutants.killed + declared < mutants.total
+        score = f"{mutants.killed + declared}/{mutants.total}"
+        score += f" ({declared} eq)" if declared else ""
         table.add_row(
             Text(item.id, style="red" if item.problems else ""),
             Text(item.solution, style="green" if item.solution == "passed" else "red"),
             item.stub,
-            wrong,
-            Text(score, style="red" if bad else "green"),
+            _ratio(failing, len(item.known_wrong)),
+            _ratio(mutants.killed + declared, mutants.total, score),
         )
     console.print(table)
     problems = report.problems + [f"{e.id}: {p}" for e in report.exercises for p in e.problems]
