@@ -7,8 +7,9 @@ The contract (the checks rely on it):
 - `app` (keep this name) serves `POST /payments`. A valid payment is answered 201 with the
   payment echoed back; keep the fields and constraints of the models below as they are.
 - `method` is a `Card`, a `Sepa` or a `Crypto` (in this order), picked by its `kind` tag.
-  A `kind` that is none of the three is one 422 error of type `union_tag_invalid` at
-  `["body", "method"]`; a method without `kind` is one `union_tag_not_found` error there.
+  A `kind` that is none of the three (`null` too) is one 422 error of type
+  `union_tag_invalid` at `["body", "method"]`; a method without the `kind` key is one
+  `union_tag_not_found` error there.
   A bad field is reported under its tag, e.g. `["body", "method", "card", "number"]`.
 - The OpenAPI schema describes `method` as `oneOf` the three models, with a `discriminator`
   on `kind` whose `mapping` sends each tag to its model.

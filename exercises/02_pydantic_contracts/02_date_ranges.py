@@ -6,7 +6,8 @@ ignore spaces and case, and report the number of nights.
 The contract (the checks rely on it):
 - `app` (keep this name) serves `POST /bookings`. A valid booking is answered 201 with the
   booking echoed back plus `nights`, the number of nights between `check_in` and `check_out`.
-  The OpenAPI schema of that response lists `nights` as an integer.
+  The OpenAPI schema of that response lists `nights` as an integer. Keep the fields and
+  constraints of the model as they are (`guests` is 1 to 4).
 - `room` ignores surrounding spaces and letter case (`" Suite "` is `"suite"`); a room that
   is not a string at all gets Pydantic's ordinary `literal_error`, never a crash.
 - `check_out` must be after `check_in`, else the 422 body holds exactly one error:
@@ -15,7 +16,9 @@ The contract (the checks rely on it):
 - A stay lasts at most 14 nights, else exactly one error:
   `{"type": "stay_too_long", "loc": ["body"], "msg": "a stay lasts at most 14 nights",
   "input": <the request body>, "ctx": {"max_nights": 14}}`.
-- These rules apply only to valid dates: an invalid date gets its own field error, alone.
+- Errors do not mix: the date rules run only once every field is valid. A booking with
+  invalid fields (a date, `room`, `guests`) gets one error per invalid field and no date
+  rule error; an invalid date gets its own field error, alone.
 """
 
 from datetime import date

@@ -6,10 +6,13 @@ type is exact strict, and read the partner id from a header through a header mod
 The contract (the checks rely on it):
 - `app` (keep this name) serves `POST /orders` with JSON in camelCase: `orderId` (a string),
   `totalCents` (an integer > 0), `shipOn` (an ISO date string) and `giftWrap` (a boolean,
-  default false). One legacy partner sends `order_ref` instead of `orderId`: accept it too.
-  Validation errors name the camelCase keys, e.g. `["body", "totalCents"]`.
+  default false). One legacy partner sends `order_ref` instead of `orderId`: accept it too;
+  when both are sent, `orderId` wins. Validation errors name the camelCase keys, e.g.
+  `["body", "totalCents"]`, and a missing order id is reported at `["body", "orderId"]`.
 - `totalCents` must be a JSON integer and `giftWrap` a JSON boolean: `"1999"` is an
-  `int_type` error and `"yes"` a `bool_type` error, not coerced. `shipOn` stays an ISO string.
+  `int_type` error and `"yes"` a `bool_type` error, not coerced. `shipOn` stays lax: its ISO
+  string is accepted and read as a calendar date (`"2026-02-30"` is one error at
+  `["body", "shipOn"]`), and it is echoed as the same ISO string.
 - The partner sends its id in the `X-Partner-Id` header; without it, the request is a 422
   `missing` error at `["header", "x-partner-id"]`.
 - A valid order is answered 201 with the order echoed in camelCase plus `partnerId`.

@@ -19,7 +19,8 @@ from workbook.testing import (
     response_json,
 )
 
-CARD = {"kind": "card", "number": "4242424242424242", "expiry": "12/30"}
+# four different groups of digits: a mask that keeps the wrong four shows
+CARD = {"kind": "card", "number": "4012888888881881", "expiry": "12/30"}
 SEPA = {"kind": "sepa", "iban": "DE89370400440532013000"}
 CRYPTO = {
     "kind": "crypto",
@@ -57,6 +58,16 @@ def union_help(body: Any) -> str | None:
     return None
 
 
+def locs_and_types(body: Any) -> list[dict[str, Any]]:
+    """The loc and type of each validation error in a 422 body."""
+    errors = body.get("detail") if isinstance(body, dict) else None
+    return [
+        {"loc": error.get("loc"), "type": error.get("type")}
+        for error in errors or []
+        if isinstance(error, dict)
+    ]
+
+
 async def test_card_is_echoed_masked(exercise):
     """a card payment is answered 201 and echoed with its number masked"""
     response = await post(exercise.app, payment(CARD))
@@ -64,7 +75,7 @@ async def test_card_is_echoed_masked(exercise):
     body = response_json(response)
     echoed = body.get("method") if isinstance(body, dict) else None
     unmasked = isinstance(echoed, dict) and echoed.get("number") == CARD["number"]
-    masked = {**CARD, "number": "************4242"}
+    masked = {**CARD, "number": "************1881"}
     expect_json(response, payment(masked), help=UNMASKED if unmasked else None)
 
 
@@ -78,20 +89,25 @@ async def test_other_methods_are_echoed(exercise, kind, method):
     expect_json(response, payment(method))
 
 
-async def test_unknown_kind_is_union_tag_invalid(exercise):
-    """an unknown kind is one union_tag_invalid error at the method"""
-    method = {"kind": "paypal", "email": "ada@example.com"}
+@pytest.mark.parametrize(
+    ("case", "kind", "tag"),
+    [("an unknown kind", "paypal", "paypal"), ("a kind of null", None, "None")],
+    ids=["unknown", "null"],
+)
+async def test_unknown_kind_is_union_tag_invalid(exercise, case, kind, tag):
+    """{case} is one union_tag_invalid error at the method"""
+    method = {"kind": kind, "email": "ada@example.com"}
     response = await post(exercise.app, payment(method))
     expect_status(response, 422)
     error = {
         "type": "union_tag_invalid",
         "loc": ["body", "method"],
         "msg": (
-            "Input tag 'paypal' found using 'kind' does not match any of the expected tags: "
+            f"Input tag '{tag}' found using 'kind' does not match any of the expected tags: "
             f"{EXPECTED_TAGS}"
         ),
         "input": method,
-        "ctx": {"discriminator": "'kind'", "tag": "paypal", "expected_tags": EXPECTED_TAGS},
+        "ctx": {"discriminator": "'kind'", "tag": tag, "expected_tags": EXPECTED_TAGS},
     }
     expect_json(response, {"detail": [error]}, help=union_help(response_json(response)))
 
@@ -125,13 +141,141 @@ async def test_field_error_is_under_its_tag(exercise, kind, method, field, error
     response = await post(exercise.app, payment(method))
     expect_status(response, 422)
     body = response_json(response)
-    errors = body.get("detail") if isinstance(body, dict) else None
-    found = [
-        {"loc": error.get("loc"), "type": error.get("type")}
-        for error in errors or []
-        if isinstance(error, dict)
-    ]
+    found = locs_and_types(body)
     expected = [{"loc": ["body", "method", kind, field], "type": error_type}]
+    expect_equal("errors (loc and type)", expected, found, help=union_help(body))
+
+
+def sepa(iban: str) -> dict[str, Any]:
+    return {"kind": "sepa", "iban": iban}
+
+
+def crypto(wallet: str, network: str = "ethereum") -> dict[str, Any]:
+    return {"kind": "crypto", "network": network, "wallet": wallet}
+
+
+def card(number: str = CARD["number"], expiry: str = CARD["expiry"]) -> dict[str, Any]:
+    return {"kind": "card", "number": number, "expiry": expiry}
+
+
+IBAN_15 = "NO9386011117947"
+IBAN_34 = "GB33BUKB20201555555555ABCDEFGHIJKL"
+WALLET = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "echoed"),
+    [
+        ("an amount_cents of 1", {**payment(SEPA), "amount_cents": 1}, None),
+        ("currency USD", {**payment(SEPA), "currency": "USD"}, None),
+        ("currency GBP", {**payment(SEPA), "currency": "GBP"}, None),
+        (
+            "a card expiring 01/27",
+            payment(card(expiry="01/27")),
+            payment({**card(expiry="01/27"), "number": "************1881"}),
+        ),
+        ("an iban of 15 characters", payment(sepa(IBAN_15)), None),
+        ("an iban of 34 characters", payment(sepa(IBAN_34)), None),
+        ("a wallet of 26 characters", payment(crypto(WALLET[:26], "bitcoin")), None),
+        ("a wallet of 42 characters", payment(crypto(WALLET)), None),
+    ],
+    ids=[
+        "amount-1",
+        "usd",
+        "gbp",
+        "expiry-01",
+        "iban-15",
+        "iban-34",
+        "wallet-26",
+        "wallet-42",
+    ],
+)
+async def test_limits_are_accepted(exercise, case, body, echoed):
+    """a payment with {case} is answered 201 and echoed"""
+    response = await post(exercise.app, body)
+    expect_status(response, 201, help=union_help(response_json(response)))
+    expect_json(response, echoed or body)
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "loc", "error_type"),
+    [
+        (
+            "an amount_cents of 0",
+            {**payment(SEPA), "amount_cents": 0},
+            ["amount_cents"],
+            "greater_than",
+        ),
+        ("currency JPY", {**payment(SEPA), "currency": "JPY"}, ["currency"], "literal_error"),
+        (
+            "a card number of 15 digits",
+            payment(card(number=CARD["number"][:15])),
+            ["method", "card", "number"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "a card number of 17 digits",
+            payment(card(number=CARD["number"] + "0")),
+            ["method", "card", "number"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "a card expiring 00/30",
+            payment(card(expiry="00/30")),
+            ["method", "card", "expiry"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "a card expiring 13/30",
+            payment(card(expiry="13/30")),
+            ["method", "card", "expiry"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "an iban of 14 characters",
+            payment(sepa(IBAN_15[:14])),
+            ["method", "sepa", "iban"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "an iban of 35 characters",
+            payment(sepa(IBAN_34 + "A")),
+            ["method", "sepa", "iban"],
+            "string_pattern_mismatch",
+        ),
+        (
+            "a wallet of 25 characters",
+            payment(crypto(WALLET[:25])),
+            ["method", "crypto", "wallet"],
+            "string_too_short",
+        ),
+        (
+            "a wallet of 43 characters",
+            payment(crypto(WALLET + "q")),
+            ["method", "crypto", "wallet"],
+            "string_too_long",
+        ),
+    ],
+    ids=[
+        "amount-0",
+        "jpy",
+        "number-15",
+        "number-17",
+        "expiry-00",
+        "expiry-13",
+        "iban-14",
+        "iban-35",
+        "wallet-25",
+        "wallet-43",
+    ],
+)
+async def test_past_the_limits_is_refused(exercise, case, body, loc, error_type):
+    """a payment with {case} is refused: one {error_type} error"""
+    response = await post(exercise.app, body)
+    expect_status(response, 422)
+    body = response_json(response)
+    found = locs_and_types(body)
+    expected = [{"loc": ["body", *loc], "type": error_type}]
     expect_equal("errors (loc and type)", expected, found, help=union_help(body))
 
 

@@ -132,12 +132,100 @@ async def test_stay_longer_than_14_nights(exercise):
     expect_json(response, {"detail": [error]}, help=rule_help(response))
 
 
-async def test_stay_of_exactly_14_nights(exercise):
-    """a stay of exactly 14 nights is accepted"""
-    body = booking(check_out="2026-07-15")
+@pytest.mark.parametrize(
+    ("nights", "check_out", "help"),
+    [
+        (
+            1,
+            "2026-07-02",
+            "Does the order rule refuse one night too? The day after check_in is fine.",
+        ),
+        (14, "2026-07-15", "Is the limit compared with > rather than >=?"),
+    ],
+    ids=["one", "fourteen"],
+)
+async def test_stay_at_the_limits(exercise, nights, check_out, help):
+    """a stay of exactly {nights} night(s) is accepted"""
+    body = booking(check_out=check_out)
     response = await post(exercise.app, body)
-    expect_status(response, 201, help="Is the limit compared with > rather than >=?")
-    expect_json(response, {**body, "nights": 14})
+    expect_status(response, 201, help=help)
+    expect_json(response, {**body, "nights": nights})
+
+
+@pytest.mark.parametrize(
+    ("end", "check_in", "check_out", "nights"),
+    [("a month", "2026-06-28", "2026-07-03", 5), ("a year", "2026-12-30", "2027-01-02", 3)],
+    ids=["month", "year"],
+)
+async def test_nights_across_the_end_of(exercise, end, check_in, check_out, nights):
+    """nights are counted across the end of {end}"""
+    body = booking(check_in=check_in, check_out=check_out)
+    response = await post(exercise.app, body)
+    help = "Are nights counted from whole dates, or only from the day of the month?"
+    expect_status(response, 201, help=help)
+    expect_json(response, {**body, "nights": nights}, help=help)
+
+
+@pytest.mark.parametrize("guests", [1, 4])
+async def test_guests_within_limits(exercise, guests):
+    """a booking for {guests} guest(s) is accepted"""
+    body = booking(guests=guests)
+    response = await post(exercise.app, body)
+    expect_status(response, 201)
+    expect_json(response, {**body, "nights": 4})
+
+
+@pytest.mark.stub_may_pass("the stub keeps the guest limits of the model")
+@pytest.mark.parametrize(
+    ("guests", "error_type"), [(0, "greater_than_equal"), (5, "less_than_equal")]
+)
+async def test_guests_past_limits(exercise, guests, error_type):
+    """a booking for {guests} guests is one {error_type} error at guests"""
+    response = await post(exercise.app, booking(guests=guests))
+    expect_status(response, 422)
+    found = [{"loc": error.get("loc"), "type": error.get("type")} for error in errors_of(response)]
+    expected = [{"loc": ["body", "guests"], "type": error_type}]
+    expect_equal("errors (loc and type)", expected, found)
+
+
+BEFORE_MODE = (
+    "Do the date rules run before the fields are validated? A model validator in before "
+    "mode stops at its first error, so the field errors are never reported."
+)
+
+
+@pytest.mark.stub_may_pass("the stub has no date rule that could add or hide an error")
+@pytest.mark.parametrize(
+    ("case", "changes", "expected"),
+    [
+        (
+            "guests of 0 and check_out before check_in",
+            {"guests": 0, "check_out": "2026-06-28"},
+            [{"loc": ["body", "guests"], "type": "greater_than_equal"}],
+        ),
+        (
+            "an unknown room and a stay of 20 nights",
+            {"room": "penthouse", "check_out": "2026-07-21"},
+            [{"loc": ["body", "room"], "type": "literal_error"}],
+        ),
+        (
+            "an unknown room and 5 guests",
+            {"room": "penthouse", "guests": 5},
+            [
+                {"loc": ["body", "guests"], "type": "less_than_equal"},
+                {"loc": ["body", "room"], "type": "literal_error"},
+            ],
+        ),
+    ],
+    ids=["guests-and-order", "room-and-length", "room-and-guests"],
+)
+async def test_field_errors_come_alone(exercise, case, changes, expected):
+    """a booking with {case} gets only its field errors, one per field"""
+    response = await post(exercise.app, booking(**changes))
+    expect_status(response, 422)
+    found = [{"loc": error.get("loc"), "type": error.get("type")} for error in errors_of(response)]
+    found.sort(key=lambda error: str(error["loc"]))
+    expect_equal("errors (loc and type)", expected, found, help=BEFORE_MODE)
 
 
 @pytest.mark.stub_may_pass("the stub has no rule that could run on an invalid date")

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from workbook.testing import (
     Failure,
     client_for,
@@ -89,13 +91,57 @@ async def test_gift_wrap_as_string_is_refused(exercise):
     expect_json(response, {"detail": [error]}, help=status_help(response))
 
 
-async def test_errors_name_camel_case_keys(exercise):
-    """a validation error names the camelCase key: ["body", "totalCents"]"""
-    body = {key: value for key, value in ORDER.items() if key != "totalCents"}
+@pytest.mark.parametrize("key", ["totalCents", "orderId"])
+async def test_errors_name_camel_case_keys(exercise, key):
+    """a missing {key} is one missing error at its camelCase key"""
+    body = {name: value for name, value in ORDER.items() if name != key}
     response = await post(exercise.app, body)
     expect_status(response, 422)
-    expected = [{"type": "missing", "loc": ["body", "totalCents"]}]
+    expected = [{"type": "missing", "loc": ["body", key]}]
     expect_equal("errors (type and loc)", expected, errors(response), help=NOT_CAMEL)
+
+
+async def test_order_id_wins_over_legacy_key(exercise):
+    """when both orderId and order_ref are sent, orderId wins"""
+    response = await post(exercise.app, {**ORDER, "order_ref": "LEGACY-7"})
+    expect_status(response, 201, help=status_help(response))
+    expect_json(
+        response,
+        {**ORDER, "partnerId": "acme"},
+        help="Is order_ref tried before orderId, or copied over it?",
+    )
+
+
+async def test_gift_wrap_defaults_to_false(exercise):
+    """an order without giftWrap is echoed with giftWrap false"""
+    body = {key: value for key, value in ORDER.items() if key != "giftWrap"}
+    response = await post(exercise.app, body)
+    expect_status(response, 201, help=status_help(response))
+    expect_json(response, {**body, "giftWrap": False, "partnerId": "acme"})
+
+
+async def test_total_of_one_is_accepted(exercise):
+    """a totalCents of 1 is accepted"""
+    response = await post(exercise.app, {**ORDER, "totalCents": 1})
+    expect_status(response, 201, help=status_help(response))
+    expect_json(response, {**ORDER, "totalCents": 1, "partnerId": "acme"})
+
+
+@pytest.mark.parametrize("total", [0, -1])
+async def test_total_not_above_zero_is_refused(exercise, total):
+    """a totalCents of {total} is one greater_than error"""
+    response = await post(exercise.app, {**ORDER, "totalCents": total})
+    expect_status(response, 422, help=status_help(response))
+    expected = [{"type": "greater_than", "loc": ["body", "totalCents"]}]
+    expect_equal("errors (type and loc)", expected, errors(response), help=status_help(response))
+
+
+async def test_ship_on_is_a_real_date(exercise):
+    """a shipOn that is no calendar date ("2026-02-30") is one error at shipOn"""
+    response = await post(exercise.app, {**ORDER, "shipOn": "2026-02-30"})
+    expect_status(response, 422, help="Is shipOn read as a date, or kept as any string?")
+    found = [error["loc"] for error in errors(response)]
+    expect_equal("error locs", [["body", "shipOn"]], found, help=status_help(response))
 
 
 async def test_missing_partner_header(exercise):
