@@ -6,13 +6,17 @@ else, not even the POST /messages that would deliver the message it waits for. F
 The contract (the checks rely on it):
 - `app` (keep this name): the FastAPI app.
 - `get_mailbox` (keep this name): the dependency that hands endpoints their Mailbox. The
-  checks override it with a fake mailbox, so get the mailbox only through it.
+  checks override it with a fake mailbox, so get the mailbox only through it. Left alone,
+  it hands every request the same mailbox, so a message posted while no poll waits is
+  delivered by the next GET /messages/next.
 - `Mailbox`: the blocking SDK, given; do not edit it.
 - GET /messages/next answers 200 {"text": ...} with the next message, or 504
-  {"detail": "no message arrived in time"} when receive() gives up and returns None.
+  {"detail": "no message arrived in time"} when receive() gives up and returns None
+  (an empty text is still a message: 200 {"text": ""}).
 - POST /messages with {"text": ...} hands the text to send() and answers 202 with the
   same body.
-- While one GET /messages/next waits, other requests are still served.
+- While one GET /messages/next waits, other requests are still served, other long polls
+  included: several polls wait at once, and each message posted wakes one of them.
 """
 
 import queue

@@ -7,15 +7,18 @@ into HTTP answers.
 The contract (the checks rely on it):
 - `app` (keep this name): the FastAPI app.
 - `AsyncDirectory(directory)` (keep this name): `await find(username)` and
-  `await search(prefix, limit=...)` return what the SDK's calls return and raise what
-  they raise, but run the SDK on a worker thread, never on the event loop's thread.
+  `await search(prefix, limit=...)` (limit defaults to 10, as in the SDK) return what the
+  SDK's calls return and raise the SDK's own errors as they are (not HTTP errors), but run
+  the SDK on a worker thread, never on the event loop's thread.
 - `get_people` (keep this name): the dependency that hands endpoints an AsyncDirectory.
-  The checks override it with an AsyncDirectory around a fake SDK, so use only it.
+  The checks override it with an AsyncDirectory around a fake SDK, so use only it. Left
+  alone, it hands out `shared_people`, the AsyncDirectory around the given Directory.
 - `Directory`, `NotFound`, `Unavailable`: given; do not edit them.
 - GET /people/{username} answers 200 {"username": ..., "name": ...}, or 404
   {"detail": "no such person"} when the SDK raises NotFound.
-- GET /people?prefix=...&limit=... answers 200 with the SDK's matches, a list of at most
-  `limit` people (prefix defaults to "", limit to 10).
+- GET /people?prefix=...&limit=... hands prefix and limit to the SDK's search() as they
+  are (prefix defaults to "", limit to 10; a limit of 0 or below is passed on too) and
+  answers 200 with its matches: a list of at most `limit` people, empty when limit is 0.
 - Every endpoint answers 503 {"detail": "directory unavailable"} when the SDK raises
   Unavailable.
 """
