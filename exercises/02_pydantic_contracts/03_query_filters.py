@@ -7,13 +7,18 @@ The contract (the checks rely on it):
 - `app` (keep this name) serves `GET /products`, a list of products (prices in cents),
   filtered, sorted, then paged. The query parameters, all optional:
   - `category`: `books`, `games` or `music` (a Literal); only products of that category.
-  - `tag`: may repeat (`?tag=a&tag=b`); only products that carry every tag given.
-  - `max_price`: an integer >= 0; only products that cost at most that.
+  - `tag`: may repeat (`?tag=a&tag=b`); only products that carry every tag given (both
+    `a` and `b`, not either).
+  - `max_price`: an integer >= 0; only products that cost at most that. `0` is a bound
+    like any other: only free products (there are none).
   - `sort`: `name` (the default) or `price` (a Literal); ascending.
-  - `limit`: an integer from 1 to 50, default 10; `offset`: an integer >= 0, default 0.
-- A parameter outside those rules gets Pydantic's own 422 error for it (`literal_error`,
-  `greater_than_equal`, `less_than_equal`, ...) at `["query", <name>]`.
-- Any other query parameter is one 422 error `extra_forbidden` at `["query", <its name>]`.
+  - `limit`: an integer from 1 to 50, default 10; `offset`: an integer >= 0, default 0
+    (an offset past the end gives an empty list).
+- A parameter outside those rules gets Pydantic's own error for it at `["query", <name>]`:
+  `literal_error`, `int_parsing`, or past a bound (every bound is inclusive)
+  `greater_than_equal` / `less_than_equal` (`limit=0`: "greater than or equal to 1").
+- Any other query parameter gets the error `extra_forbidden` at `["query", <its name>]`.
+- All the errors of one request come together in one 422, one error per parameter.
 - The OpenAPI document lists each filter as an optional query parameter with its constraints
   and default.
 """

@@ -7,19 +7,24 @@ serves, yet no longer keeps its contract. Make it keep the contract again, with 
 The contract (the checks rely on it):
 - `app` (keep this name); its lifespan creates the user store.
 - `POST /users` takes a user; any field it does not declare is a 422 `extra_forbidden`.
-  Surrounding whitespace is stripped from every string before validation.
-  - `username`: 3 to 20 characters, letters and digits only; otherwise a 422 `value_error`
+  Surrounding whitespace is stripped from every string before validation: lengths are
+  counted, and the passwords compared, on the stripped strings.
+  - `username`: 3 to 20 characters, otherwise Pydantic's own `string_too_short` or
+    `string_too_long` error (and no other); then letters and digits only, of any script, as
+    `str.isalnum()` decides (`José` is fine, `ada_l` is not), otherwise a 422 `value_error`
     with the message "Value error, username must contain only letters and digits".
-  - `password`: at least 8 characters; `password_confirm` must equal it, otherwise one 422
-    error `value_error` at `["body"]` with the message "Value error, passwords do not match".
+  - `password`: at least 8 characters (otherwise `string_too_short`); `password_confirm`
+    must equal it, otherwise one 422 error `value_error` at `["body"]` with the message
+    "Value error, passwords do not match". They are compared only when every field is valid.
   - `nickname`: optional; null when it is left out.
   - `tags`: a list of strings, or one comma-separated string; each tag is lower-cased.
   It answers 201 with the stored user, `{"id", "username", "nickname", "tags"}`; ids count
   from 1.
 - `GET /users/{user_id}` answers 200 with that stored user, or 404.
 - Importing the module and serving requests emit no Pydantic deprecation warning, and the
-  source no longer uses `@validator`, `@root_validator`, `class Config`, `Extra`, `.dict()`
-  or `.from_orm()`.
+  code no longer uses `@validator`, `@root_validator`, `class Config`, `Extra`, `.dict()`
+  or `.from_orm()` (the check reads the code only: comments and docstrings, this one
+  included, may still name them).
 """
 
 # The v1-era typing below predates `list[str]` and `str | None`; drop this exemption with it.

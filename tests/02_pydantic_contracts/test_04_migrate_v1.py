@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from pydantic.warnings import PydanticDeprecationWarning
 
-from workbook.testing import Failure, client_for, expect_json, expect_status, response_json
+from workbook.testing import (
+    Failure,
+    client_for,
+    expect_equal,
+    expect_json,
+    expect_status,
+    response_json,
+)
 
 # behaviour checks run the learner's code as it is; the deprecation checks record warnings
 pytestmark = pytest.mark.filterwarnings(
@@ -34,6 +41,18 @@ OPTIONAL_REQUIRED = (
 NOT_STRIPPED = (
     "Is stripping configured under its v2 key name? v2 only warns about a v1 key, then "
     "ignores it. And does the username check run after stripping, not before?"
+)
+LENGTH_AS_VALUE_ERROR = (
+    "Is the username's length checked in the validator? Its bounds belong on the type "
+    "(StringConstraints), which reports them with Pydantic's own string_too_short/long."
+)
+ASCII_ONLY = (
+    "Does the username check accept only ASCII? Letters and digits of any script count, "
+    "as `str.isalnum()` says."
+)
+COMPARED_RAW = (
+    "Are the passwords compared before stripping, in a mode='before' validator? Compare "
+    "the validated fields, in mode='after'."
 )
 RETURNS_NONE = (
     "Does the model validator end with `return self`? In after mode, what it returns "
@@ -187,6 +206,193 @@ async def test_invalid_input_keeps_its_422(exercise, case, body, error):
     response = await create(exercise.app, body)
     expect_status(response, 422)
     expect_json(response, {"detail": [error]})
+
+
+def length_error(field: str, given: str, bound: str, limit: int) -> dict[str, Any]:
+    least = bound == "min_length"
+    return {
+        "type": "string_too_short" if least else "string_too_long",
+        "loc": ["body", field],
+        "msg": f"String should have {'at least' if least else 'at most'} {limit} characters",
+        "input": given,
+        "ctx": {bound: limit},
+    }
+
+
+def without_input(errors: Any) -> Any:
+    """The errors without `input`: Pydantic may show the value before or after stripping."""
+    if not isinstance(errors, list):
+        return errors
+    return [
+        {key: value for key, value in error.items() if key != "input"}
+        if isinstance(error, dict)
+        else error
+        for error in errors
+    ]
+
+
+TWENTY = "abcdefghij0123456789"
+
+
+@pytest.mark.stub_may_pass("the v1 code already keeps these usernames: the migration must too")
+@pytest.mark.parametrize(
+    ("username", "stored"),
+    [
+        ("ada", "ada"),
+        (TWENTY, TWENTY),
+        (f"  {TWENTY} ", TWENTY),
+        ("José", "José"),
+        ("Zoë2", "Zoë2"),
+    ],
+    ids=["3-chars", "20-chars", "20-after-stripping", "accented", "accented-digit"],
+)
+async def test_username_is_accepted(exercise, username, stored):
+    """the username {username!r} is accepted and stored as {stored!r}"""
+    response = await create(exercise.app, {**ADA, "username": username})
+    refused = response.status_code == 422
+    if refused and not username.isascii():
+        help = ASCII_ONLY
+    elif refused and username != stored:
+        help = NOT_STRIPPED
+    else:
+        help = None
+    expect_status(response, 201, help=help)
+    expect_json(response, {**ADA_OUT, "username": stored})
+
+
+@pytest.mark.stub_may_pass("the v1 code already checks the length: the migration must too")
+@pytest.mark.parametrize(
+    ("username", "error"),
+    [
+        ("ad", length_error("username", "ad", "min_length", 3)),
+        (TWENTY + "x", length_error("username", TWENTY + "x", "max_length", 20)),
+        ("a!", length_error("username", "a!", "min_length", 3)),
+    ],
+    ids=["2-chars", "21-chars", "short-and-not-alphanumeric"],
+)
+async def test_username_length_is_pydantics_error(exercise, username, error):
+    """the username {username!r} gets only Pydantic's {error[type]} error"""
+    response = await create(exercise.app, {**ADA, "username": username})
+    expect_status(response, 422)
+    body = response_json(response)
+    errors = body.get("detail") if isinstance(body, dict) else None
+    value_errors = [
+        e for e in errors or [] if isinstance(e, dict) and e.get("type") == "value_error"
+    ]
+    expect_json(response, {"detail": [error]}, help=LENGTH_AS_VALUE_ERROR if value_errors else None)
+
+
+async def test_username_length_counts_after_stripping(exercise):
+    """a username that is 2 characters once stripped is too short"""
+    response = await create(exercise.app, {**ADA, "username": "  ad  "})
+    expect_status(response, 422)
+    body = response_json(response)
+    errors = body.get("detail") if isinstance(body, dict) else None
+    expected = [length_error("username", "ad", "min_length", 3)]
+    expect_equal("errors (input aside)", without_input(expected), without_input(errors))
+
+
+@pytest.mark.stub_may_pass("the v1 code already rejects these usernames: the migration must too")
+@pytest.mark.parametrize(
+    "username", ["ada_l", "ada-1", "ada.l", "ada!"], ids=["underscore", "hyphen", "dot", "bang"]
+)
+async def test_username_other_characters_are_rejected(exercise, username):
+    """the username {username!r} gets the value_error for letters and digits"""
+    response = await create(exercise.app, {**ADA, "username": username})
+    expect_status(response, 422)
+    message = "username must contain only letters and digits"
+    expect_json(response, {"detail": [value_error(["body", "username"], message, username)]})
+
+
+@pytest.mark.stub_may_pass("the v1 code already checks the length: the migration must too")
+@pytest.mark.parametrize(
+    ("password", "status"),
+    [("12345678", 201), ("1234567", 422)],
+    ids=["8-chars", "7-chars"],
+)
+async def test_password_length(exercise, password, status):
+    """a password of {password!r} gets {status}"""
+    body = {**ADA, "password": password, "password_confirm": password}
+    response = await create(exercise.app, body)
+    expect_status(response, status)
+    if status == 201:
+        expect_json(response, ADA_OUT)
+    else:
+        expect_json(response, {"detail": [length_error("password", password, "min_length", 8)]})
+
+
+async def test_password_length_counts_after_stripping(exercise):
+    """a password that is 7 characters once stripped is too short"""
+    body = {**ADA, "password": " 1234567 ", "password_confirm": " 1234567 "}
+    response = await create(exercise.app, body)
+    expect_status(response, 422, help=NOT_STRIPPED)
+    body = response_json(response)
+    errors = body.get("detail") if isinstance(body, dict) else None
+    expected = [length_error("password", "1234567", "min_length", 8)]
+    expect_equal("errors (input aside)", without_input(expected), without_input(errors))
+
+
+async def test_passwords_compared_after_stripping(exercise):
+    """passwords that differ only by surrounding whitespace match"""
+    response = await create(exercise.app, {**ADA, "password_confirm": "  correcthorse "})
+    mismatch = any(loc == ["body"] for loc in error_locs(response))
+    expect_status(response, 201, help=COMPARED_RAW if mismatch else NOT_STRIPPED)
+    expect_json(response, ADA_OUT)
+
+
+@pytest.mark.stub_may_pass("the v1 code already skips the comparison: the migration must too")
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            {**ADA, "password": "short", "password_confirm": "other"},
+            length_error("password", "short", "min_length", 8),
+        ),
+        (
+            {**ADA, "username": "ad", "password_confirm": "different"},
+            length_error("username", "ad", "min_length", 3),
+        ),
+    ],
+    ids=["short-password", "short-username"],
+)
+async def test_passwords_compared_only_when_fields_are_valid(exercise, body, error):
+    """the passwords are compared only once every field is valid"""
+    response = await create(exercise.app, body)
+    expect_status(response, 422)
+    expect_json(response, {"detail": [error]})
+
+
+async def test_ids_count_up(exercise):
+    """the second user gets id 2, and each can be read back"""
+    second = {**ADA, "username": "grace", "nickname": None, "tags": "Navy"}
+    async with client_for(exercise.app) as client:
+        expect_status(await post(client, ADA), 201)
+        created = await post(client, second)
+        expect_status(created, 201)
+        read = [await client.get(f"/users/{user_id}") for user_id in (1, 2)]
+    grace = {"id": 2, "username": "grace", "nickname": None, "tags": ["navy"]}
+    expect_json(created, grace)
+    expect_status(read[0], 200)
+    expect_json(read[0], ADA_OUT)
+    expect_status(read[1], 200)
+    expect_json(read[1], grace)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        pytest.param(0, marks=pytest.mark.stub_may_pass("the stub already answers 404 here")),
+        1,
+    ],
+    ids=["empty-store", "after-one-user"],
+)
+async def test_unknown_user_is_404(exercise, created):
+    """reading an id that no user has answers 404"""
+    async with client_for(exercise.app) as client:
+        for _ in range(created):
+            expect_status(await post(client, ADA), 201)
+        response = await client.get(f"/users/{created + 1}")
+    expect_status(response, 404)
 
 
 def test_import_emits_no_deprecation(exercise, import_warnings):
