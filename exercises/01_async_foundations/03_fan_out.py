@@ -7,16 +7,20 @@ the slowest. Make the calls concurrent, and fail fast when one of them fails.
 The contract (the checks rely on it):
 - `app` (keep this name): the FastAPI app.
 - `get_client` (keep this name): the dependency that hands endpoints the shared
-  httpx.AsyncClient opened in the lifespan. The checks override it with a client whose
+  httpx.AsyncClient: one client for every request, opened in the lifespan and closed when
+  the app shuts down (given: keep it so). The checks override it with a client whose
   transport fakes the three services, so make every upstream call through it.
 - `UPSTREAMS` (given): each panel's source and URL, in panel order.
 - GET /dashboard/{user_id} calls the three URLs (user id filled in) concurrently: all
   three requests are in flight at the same time. It answers 200
   {"user_id": ..., "panels": [{"source": ..., "data": <that upstream's JSON>}, ...]}
   with the panels in UPSTREAMS order, whichever upstream answers first.
-- When an upstream fails (a transport error such as httpx.ConnectError, or a status of
-  400 or more) it answers 502 {"detail": "<source> upstream failed"} at once: the calls
-  still in flight are cancelled, not awaited.
+- An upstream fails when its call raises a transport error (httpx.TransportError: it
+  cannot be reached, it times out, ...) or when it answers with any status outside
+  200-299: a 3xx fails like a 4xx or a 5xx (redirects are not followed).
+- On the first failure it answers 502 {"detail": "<source> upstream failed"} at once,
+  naming the upstream that failed first: the calls still in flight are cancelled, not
+  awaited, and a failure that comes after the first is not the one named.
 """
 
 from collections.abc import AsyncIterator

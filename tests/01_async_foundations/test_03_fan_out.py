@@ -1,18 +1,21 @@
 """Hidden checks for 01_async_foundations/03_fan_out.
 
 The three services are one httpx.MockTransport with an async handler, scripted per check:
-a barrier (each call waits until all three are in flight), an answering order, failures,
-calls that never answer.  No sleeps: every wait is an event, bounded by WAIT_S, and once
-one wait runs out none waits again, so an app that calls the services one by one fails
-within WAIT_S instead of hanging.
+a barrier (each call waits until all three are in flight), an answering order, statuses,
+transport errors, calls that never answer.  No sleeps: every wait is an event, bounded by
+WAIT_S, and once one wait runs out none waits again, so an app that calls the services one
+by one fails within WAIT_S instead of hanging.  The shared client itself is checked through
+a probe route that depends on the real get_client.
 """
 
 from collections.abc import AsyncIterator
 from types import ModuleType
+from typing import Annotated
 
 import anyio
 import httpx
 import pytest
+from fastapi import Depends
 
 from workbook.testing import (
     Failure,
@@ -40,6 +43,7 @@ DASHBOARD = {
     "user_id": 7,
     "panels": [{"source": source, "data": DATA[source]} for source in SOURCES],
 }
+PROBE = "/probe-client"  # a route the checks add, depending on the real get_client
 SEQUENTIAL_HELP = (
     "Are the upstream calls awaited one after another? Start all three in a task group "
     "(asyncio.TaskGroup or anyio.create_task_group) and collect the results after it."
@@ -47,6 +51,26 @@ SEQUENTIAL_HELP = (
 GATHER_HELP = (
     "Do you use asyncio.gather or asyncio.as_completed? When one call fails, they hand you "
     "the error but leave the other calls running. A task group cancels them."
+)
+REDIRECT_HELP = (
+    "Do you treat only a status of 400 or more as a failure? Any status outside 200-299 "
+    "fails, a redirect included: response.is_success or raise_for_status() tells you."
+)
+STATUS_HELP = (
+    "Do you check the upstream's status at all? A 4xx answer is a failure too: "
+    "response.raise_for_status() (or response.is_success) covers every status."
+)
+TRANSPORT_HELP = (
+    "Do you catch only httpx.ConnectError? A timeout or a dropped connection is a transport "
+    "error too: catch httpx.TransportError (or httpx.HTTPError)."
+)
+PER_REQUEST_HELP = (
+    "Does get_client open a new httpx.AsyncClient for each request? Open one in the "
+    "lifespan, hand it to the app's state, and have get_client return that one."
+)
+CLOSE_HELP = (
+    "Is the client closed when the app shuts down? Open it with async with inside the "
+    "lifespan, around the yield."
 )
 GROUP_HELP = (
     "A task group wraps its tasks' errors in an ExceptionGroup, which a plain except does "
@@ -60,7 +84,8 @@ class FakeUpstreams:
     def __init__(self) -> None:
         self.barrier = False  # every call waits until all three are in flight
         self.answer_after: dict[str, str] = {}  # source -> the source it answers after
-        self.failures: dict[str, str] = {}  # source -> "answers 500" | "cannot be reached"
+        self.statuses: dict[str, int] = {}  # source -> the status it answers with, not 200
+        self.errors: dict[str, type[httpx.TransportError]] = {}  # source -> what its call raises
         self.hold: set[str] = set()  # sources that answer only when WAIT_S runs out
         self.in_flight = 0
         self.peak = 0
@@ -97,12 +122,9 @@ class FakeUpstreams:
             if not await self._wait(event):
                 return httpx.Response(504, json={"error": "gave up waiting for the other calls"})
         self._answered[source].set()
-        failure = self.failures.get(source)
-        if failure == "cannot be reached":
-            raise httpx.ConnectError("connection refused", request=request)
-        if failure == "answers 500":
-            return httpx.Response(500, json={"error": "internal error"})
-        return httpx.Response(200, json=DATA[source])
+        if source in self.errors:
+            raise self.errors[source]("the call failed", request=request)
+        return httpx.Response(self.statuses.get(source, 200), json=DATA[source])
 
     async def _wait(self, event: anyio.Event) -> bool:
         """Wait for the event, bounded; once a wait has run out, never wait again."""
@@ -153,22 +175,75 @@ async def test_panels_in_order(exercise: ModuleType, upstreams: FakeUpstreams) -
     expect_json(response, DASHBOARD, help=hint)
 
 
-@pytest.mark.parametrize("failure", ["answers 500", "cannot be reached"])
+FAILURES = {  # how an upstream fails -> the status it answers with, or the error raised
+    "answers 500": 500,
+    "answers 404": 404,
+    "cannot be reached": httpx.ConnectError,
+    "times out": httpx.ReadTimeout,
+}
+
+
+def script_failure(upstreams: FakeUpstreams, source: str, failure: int | type) -> None:
+    if isinstance(failure, int):
+        upstreams.statuses[source] = failure
+    else:
+        upstreams.errors[source] = failure
+
+
+@pytest.mark.parametrize("failure", FAILURES)
 @pytest.mark.parametrize("source", SOURCES)
 async def test_failure_is_502(
     exercise: ModuleType, upstreams: FakeUpstreams, source: str, failure: str
 ) -> None:
     """when the {source} upstream {failure}, the dashboard answers 502 naming it"""
-    upstreams.failures = {source: failure}
+    script_failure(upstreams, source, FAILURES[failure])
+    response = await get_dashboard(exercise)
+    hint = {"answers 404": STATUS_HELP, "times out": TRANSPORT_HELP}.get(failure)
+    expect_status(response, 502, help=hint)
+    expect_json(response, {"detail": f"{source} upstream failed"})
+
+
+@pytest.mark.parametrize("status", [199, 300, 302, 399, 400, 499, 599])
+async def test_status_outside_2xx_fails(
+    exercise: ModuleType, upstreams: FakeUpstreams, status: int
+) -> None:
+    """an upstream status of {status} (outside 200-299) is a failure: 502"""
+    upstreams.statuses["orders"] = status
+    response = await get_dashboard(exercise)
+    hint = REDIRECT_HELP if 300 <= status < 400 else None
+    expect_status(response, 502, help=hint)
+    expect_json(response, {"detail": "orders upstream failed"})
+
+
+@pytest.mark.stub_may_pass("the stub already shows whatever JSON an upstream answers with")
+@pytest.mark.parametrize("status", [200, 201, 299])
+async def test_status_2xx_succeeds(
+    exercise: ModuleType, upstreams: FakeUpstreams, status: int
+) -> None:
+    """an upstream status of {status} is a success: its JSON is the panel's data"""
+    upstreams.statuses["orders"] = status
+    response = await get_dashboard(exercise)
+    expect_status(response, 200)
+    expect_json(response, DASHBOARD)
+
+
+@pytest.mark.parametrize(("first", "then"), [("recommendations", "orders"), ("orders", "profile")])
+async def test_first_failure_named(
+    exercise: ModuleType, upstreams: FakeUpstreams, first: str, then: str
+) -> None:
+    """when {first} fails and then {then} fails, the 502 names {first}, the first to fail"""
+    upstreams.statuses = {first: 500, then: 500}
+    upstreams.answer_after = {then: first}
+    upstreams.hold = set(SOURCES) - {first, then}
     response = await get_dashboard(exercise)
     expect_status(response, 502)
-    expect_json(response, {"detail": f"{source} upstream failed"})
+    expect_json(response, {"detail": f"{first} upstream failed"})
 
 
 async def test_failure_cancels_the_rest(exercise: ModuleType, upstreams: FakeUpstreams) -> None:
     """when one upstream fails, the calls still in flight are cancelled, not awaited"""
     upstreams.barrier = True
-    upstreams.failures = {"orders": "answers 500"}
+    upstreams.statuses = {"orders": 500}
     upstreams.hold = {"profile", "recommendations"}
     response = await get_dashboard(exercise)
     expect_status(response, 502, help=SEQUENTIAL_HELP if upstreams.peak == 1 else None)
@@ -176,3 +251,47 @@ async def test_failure_cancels_the_rest(exercise: ModuleType, upstreams: FakeUps
     cancelled = sorted(upstreams.cancelled)
     hint = GATHER_HELP if not cancelled else None
     expect_equal("calls cancelled", ["profile", "recommendations"], cancelled, help=hint)
+
+
+async def clients_seen(exercise: ModuleType, requests: int) -> tuple[list[object], list[bool]]:
+    """The clients get_client hands to `requests` requests, and whether each was open then.
+
+    A probe route depending on the real get_client (no override) is added for the check.
+    """
+    seen: list[object] = []
+    open_then: list[bool] = []
+
+    async def probe(client: Annotated[object, Depends(exercise.get_client)]) -> None:
+        seen.append(client)
+        open_then.append(isinstance(client, httpx.AsyncClient) and not client.is_closed)
+
+    exercise.app.add_api_route(PROBE, probe)
+    try:
+        async with client_for(exercise.app) as http:
+            for _ in range(requests):
+                expect_status(await http.get(PROBE), 200)
+    finally:
+        routes = exercise.app.router.routes
+        routes[:] = [route for route in routes if getattr(route, "path", None) != PROBE]
+    return seen, open_then
+
+
+@pytest.mark.stub_may_pass("the stub's lifespan and get_client are given")
+async def test_client_is_shared(exercise: ModuleType) -> None:
+    """get_client hands every request the same open httpx.AsyncClient"""
+    seen, open_then = await clients_seen(exercise, requests=2)
+    expect_equal("open httpx.AsyncClient per request", [True, True], open_then)
+    expect(
+        seen[0] is seen[1], "expected one client for both requests, not two", help=PER_REQUEST_HELP
+    )
+
+
+@pytest.mark.stub_may_pass("the stub's lifespan and get_client are given")
+async def test_client_closed_at_shutdown(exercise: ModuleType) -> None:
+    """the shared client is closed when the app shuts down"""
+    seen, _ = await clients_seen(exercise, requests=1)
+    client = seen[0]
+    closed = isinstance(client, httpx.AsyncClient) and client.is_closed
+    expect(
+        closed, "expected the client to be closed after shutdown, but it is open", help=CLOSE_HELP
+    )
