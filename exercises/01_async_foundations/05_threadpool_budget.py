@@ -12,10 +12,13 @@ The contract (the checks rely on it):
 - `Geocoder`: the blocking SDK, given; do not edit it.
 - GET /health answers 200 {"status": "ok", "region": "eu-west"} without needing any
   thread from the shared pool.
-- GET /locate?address=... answers 200 with the geocoder's {"lat": ..., "lon": ...}. The
-  blocking call runs on a worker thread, never on the event loop, and on a budget of its
-  own (GEOCODER_THREADS threads) rather than the shared pool's: while geocoder calls
-  hang, other work still finds a free thread in the shared pool.
+- GET /locate?address=... answers 200 with the geocoder's {"lat": ..., "lon": ...} for
+  that address. The blocking call runs on a worker thread, never on the event loop, and
+  on a budget of its own rather than the shared pool's: while geocoder calls hang, other
+  work still finds a free thread in the shared pool.
+- That budget is exactly GEOCODER_THREADS (given: 4) threads, one budget shared by every
+  request: 4 geocoder calls can hang at once, and a 5th waits, however many requests
+  arrive together.
 """
 
 from typing import Annotated
