@@ -12,15 +12,17 @@ What the app promises (its HTTP contract):
 - GET /links/{slug} answers 200 with the link, visits included.
 - GET /go/{slug} redirects: 307 with a `location` header holding the link's url, and
   counts one visit, however many requests arrive at the same time.
-- DELETE /links/{slug} answers 204; afterwards the link is gone from every endpoint.
+- DELETE /links/{slug} answers 204; afterwards the link is gone from every endpoint:
+  reading, following or deleting it answers 404, and its slug is free to be taken again.
 - Any endpoint answers 404 {"detail": "link not found"} for a slug it does not know.
-- Every app made by create_app() starts empty, once its lifespan has started.
+- Every app made by create_app() starts empty, once its lifespan has started: the links
+  one app made are not in another.
 
 The contract of your suite (the checks rely on it):
 - Tests are module-level `async def test_<name>(client)` functions: one argument, an
   httpx.AsyncClient (base_url http://test) wired to a fresh app with its lifespan running.
 - `client` (keep this fixture) builds that client when you run pytest yourself; the
-  checks call each test with a client of their own.
+  checks call each test, in the order written, with a client of their own.
 - Write at least 4 tests (the example counts), and make each one pass on this app.
 """
 

@@ -79,6 +79,7 @@ def create_app() -> FastAPI:
 # --- the tests ------------------------------------------------------------------------
 
 DOCS = {"slug": "docs", "url": "https://example.com/docs"}
+BLOG = {"slug": "blog", "url": "https://example.com/blog"}
 
 
 @pytest.fixture
@@ -141,3 +142,46 @@ async def test_concurrent_visits_are_all_counted(client: httpx.AsyncClient) -> N
         for _ in range(20):
             group.create_task(client.get("/go/docs"))
     assert (await client.get("/links/docs")).json()["visits"] == 20
+
+
+async def test_each_slug_redirects_to_its_own_url(client: httpx.AsyncClient) -> None:
+    await client.post("/links", json=DOCS)
+    await client.post("/links", json=BLOG)  # with one link, "its url" and "a url" look alike
+    response = await client.get("/go/docs")
+    assert response.status_code == 307
+    assert response.headers["location"] == DOCS["url"]
+
+
+async def test_unknown_link_cannot_be_followed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/go/nope")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "link not found"}
+
+
+async def test_unknown_link_cannot_be_deleted(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/links/nope")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "link not found"}
+
+
+async def test_visited_link_stops_redirecting_once_deleted(client: httpx.AsyncClient) -> None:
+    await client.post("/links", json=DOCS)
+    await client.get("/go/docs")  # whatever a visit leaves behind must go with the link
+    await client.delete("/links/docs")
+    response = await client.get("/go/docs")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "link not found"}
+
+
+async def test_deleted_slug_can_be_taken_again(client: httpx.AsyncClient) -> None:
+    await client.post("/links", json=DOCS)
+    await client.delete("/links/docs")
+    response = await client.post("/links", json={**BLOG, "slug": "docs"})
+    assert response.status_code == 201
+    assert response.json() == {**BLOG, "slug": "docs", "visits": 0}
+
+
+async def test_new_app_starts_empty(client: httpx.AsyncClient) -> None:
+    # every test gets an app of its own: the links the tests above made must not be here
+    response = await client.get("/links/docs")
+    assert response.status_code == 404

@@ -2,9 +2,9 @@
 
 The learner writes tests; these checks grade the tests.  Each learner test runs with a
 client of our own, wired to a fresh app: the reference's app, which every test must pass,
-or a bug-seeded copy from seeded/, which at least one test must fail.  Only tests that
-pass against the correct app count as catching a bug: a test that always fails proves
-nothing.  Each seeded file's docstring names its bug.
+or a bug-seeded copy (a diff of the reference, in seeded/), which at least one test must
+fail.  Only tests that pass against the correct app count as catching a bug: a test that
+always fails proves nothing.  Each seeded diff opens with the sentence naming its bug.
 """
 
 import ast
@@ -20,11 +20,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from workbook import variants
 from workbook.loader import load
 from workbook.plugin import seeded_apps
 from workbook.testing import Failure, client_for, expect
 
-SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.py"))
+SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.diff"))
+STUB_CATCHES = {  # seeded apps the stub's one example test already catches, and why
+    "read_unknown_200": "the stub's example test checks an unknown slug's 404 on GET /links",
+    "unknown_detail": "the stub's example test checks the detail of an unknown slug's 404",
+}
 MIN_TESTS = 4
 TEST_TIMEOUT_S = 2.0
 
@@ -32,8 +37,21 @@ LearnerTest = Callable[[httpx.AsyncClient], Coroutine[Any, Any, None]]
 
 
 def describe_bug(path: Path) -> str:
-    """The bug a seeded app carries: its module docstring."""
+    """The bug a seeded app carries: the sentence heading its diff, or a file's docstring."""
+    if path.suffix == ".diff":
+        return variants.read(path).sentence
     return ast.get_docstring(ast.parse(path.read_text())) or path.stem
+
+
+def seeded_app(path: Path, reference: ModuleType, folder: Path) -> ModuleType:
+    """The bug-seeded app: the reference with the diff applied (or a whole file, as given)."""
+    if path.suffix != ".diff":
+        return load(path)
+    target = folder / f"{path.stem}.py"
+    if not target.exists():
+        original = Path(reference.__file__).read_text(encoding="utf-8")
+        target.write_text(variants.apply(variants.read(path), original), encoding="utf-8")
+    return load(target)
 
 
 @pytest.fixture(scope="module")
@@ -112,21 +130,39 @@ async def test_pass_on_correct_app(
         )
 
 
+def stub_may_pass(seeded: Path) -> list[pytest.MarkDecorator]:
+    reason = STUB_CATCHES.get(seeded.stem)
+    return [pytest.mark.stub_may_pass(reason)] if reason else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seeded" in metafunc.fixturenames:
         apps = seeded_apps(metafunc.config, SEEDED)
-        params = [pytest.param(path, describe_bug(path), id=path.stem) for path in apps]
+        params = [
+            pytest.param(path, describe_bug(path), id=path.stem, marks=stub_may_pass(path))
+            for path in apps
+        ]
         metafunc.parametrize(("seeded", "bug"), params)
 
 
+@pytest.fixture(scope="module")
+def seeded_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the seeded apps are written out once per run, to be imported."""
+    return tmp_path_factory.mktemp("seeded")
+
+
 async def test_catches_bug(
-    reference: ModuleType, learner_tests: dict[str, LearnerTest], seeded: Path, bug: str
+    reference: ModuleType,
+    learner_tests: dict[str, LearnerTest],
+    seeded: Path,
+    bug: str,
+    seeded_folder: Path,
 ) -> None:
     """your tests catch an app that {bug}"""
     correct = await passing(learner_tests, reference.create_app)
     trusted = {name: learner_tests[name] for name, exc in correct.items() if exc is None}
     expect(trusted, "none of your tests passes against the correct app, so none can catch a bug")
-    buggy = await passing(trusted, load(seeded).create_app)
+    buggy = await passing(trusted, seeded_app(seeded, reference, seeded_folder).create_app)
     expect(
         any(buggy.values()),
         f"none of your tests that pass against the correct app failed against an app that {bug}",
