@@ -155,7 +155,7 @@ def _run_all(
                 target="solutions" if job.kind in ("solution", "mutant") else "exercises",
                 target_file=job.target_file,
                 launcher=launcher,
-                stop_first=job.kind == "mutant",
+                stop_first=job.kind in ("wrong", "mutant"),  # they need only fail
                 extra_args=job.extra_args,
             )
         except grading.GraderError as exc:
