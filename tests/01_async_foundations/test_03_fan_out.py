@@ -27,7 +27,7 @@ from workbook.testing import (
     provide,
 )
 
-WAIT_S = 1.0  # generous: with no threads involved, the calls overlap within microseconds
+WAIT_S = 0.5  # generous: with no threads involved, the calls overlap within microseconds
 SOURCES = ("profile", "orders", "recommendations")
 URLS = {
     "http://profile.internal/users/7": "profile",
