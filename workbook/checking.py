@@ -14,7 +14,7 @@ from typing import Any
 
 from workbook import grading, messages
 from workbook.launch import Launcher
-from workbook.progress import current_exercise, done_count, record
+from workbook.progress import Recorded, current_exercise, done_count, record
 from workbook.workspace import UsageError, open_workbook, resolve
 
 EXIT_PASSED, EXIT_NOT_PASSED, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
@@ -79,14 +79,15 @@ def check(
             _say(messages.GRADER_FAILED, "bold red")
             _say(str(exc), "")
         return EXIT_GRADER
-    hint = record(workbook.store, exercise, result) if target == "exercises" else None
+    recorded = record(workbook.store, exercise, result) if target == "exercises" else Recorded()
     for warning in workbook.store.warnings:
         _say(f"warning: {warning}", "yellow")
     if as_json:
-        result.hint = hint[1] if hint else ""
+        result.hint = recorded.hint[1] if recorded.hint else ""
+        result.extra["passed_before"] = recorded.regressed
         print_json(result.to_json())
     else:
-        render.check_result(console, result, exercise, workbook.root, hint)
+        render.check_result(console, result, exercise, workbook.root, recorded)
         state = workbook.store.read()
         total = len(workbook.catalog.exercises)
         console.print(render.progress_bar(done_count(workbook.catalog, state), total))

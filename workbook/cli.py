@@ -150,7 +150,7 @@ def solution(
     if workbook.store.read().of(exercise.id).status != "done":
         if not force:
             fail(messages.SOLUTION_LOCKED.format(id=exercise.id), EXIT_NOT_PASSED)
-        confirm(messages.SOLUTION_PEEK_CONFIRM, yes)
+        confirm(messages.SOLUTION_PEEK_CONFIRM, yes, messages.SOLUTION_PEEK_NEEDS_YES)
         with workbook.store.update() as state:
             state.of(exercise.id).peeked = True
     from rich.syntax import Syntax
@@ -162,11 +162,11 @@ def solution(
         console.print(Syntax(file.read_text(encoding="utf-8"), "python", line_numbers=True))
 
 
-def confirm(question: str, yes: bool) -> None:
+def confirm(question: str, yes: bool, needs_yes: str) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        fail(messages.SOLUTION_PEEK_NEEDS_YES)
+        fail(needs_yes)
     if not typer.confirm(question, default=False):
         raise typer.Exit(EXIT_NOT_PASSED)
 
@@ -188,7 +188,7 @@ def reset(
         else [resolve(workbook, exercise_id, workbook.store.read())]
     )
     what = "every exercise" if all_exercises else chosen[0].id
-    confirm(messages.RESET_CONFIRM.format(what=what), yes)
+    confirm(messages.RESET_CONFIRM.format(what=what), yes, messages.RESET_NEEDS_YES)
     for exercise in chosen:
         path = exercise.stub(workbook.root).relative_to(workbook.root)
         if pristine.restore(workbook.catalog, exercise):
@@ -252,7 +252,7 @@ def report(
         str, typer.Option("--format", help="html (one self-contained page) or json.")
     ] = "html",
 ) -> None:
-    """Write your progress as one self-contained HTML page (or JSON)."""
+    """Write your progress as one self-contained HTML page (or JSON, to stdout unless -o)."""
     from workbook import report as report_module
 
     if report_format not in ("html", "json"):
@@ -260,6 +260,9 @@ def report(
     workbook = open_workbook(ctx)
     data = report_module.data(workbook.catalog, workbook.store.read())
     text = report_module.to_html(data) if report_format == "html" else report_module.to_json(data)
+    if report_format == "json" and output is None:  # JSON is for scripts: straight to stdout
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
     path = output or workbook.root / ".workbook" / f"report.{report_format}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

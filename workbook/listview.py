@@ -97,7 +97,7 @@ class ListView:
                 Text(here),
                 Text(exercise.id, style=style),
                 Text(exercise.title, style=style),
-                status_line(self.state.of(exercise.id).status),
+                status_line(self.state.of(exercise.id)),
             )
         console.print(table)
         if not self.rows:

@@ -25,7 +25,7 @@ NOTHING_COLLECTED = "the hidden suite has no checks: this is a problem in the wo
 
 # -- the CLI ---------------------------------------------------------------------------
 NO_ROOT = "No curriculum.toml here or above: run this inside the workbook (or pass --root)."
-CATALOG_BROKEN = "curriculum.toml has problems:"
+CATALOG_BROKEN = "The grader itself failed: its catalog, curriculum.toml, has problems:"
 UNKNOWN_EXERCISE = "No exercise matches “{fragment}”. `workbook list` shows every id."
 AMBIGUOUS_EXERCISE = "“{fragment}” matches several exercises: {matches}. Be more specific."
 ALL_DONE = "Every exercise is done."
@@ -35,9 +35,16 @@ GRADER_FAILED = (
     "Please report it with this message:"
 )
 NOT_CHECKED = "not checked"
+IMPORT_FAILED = "your file could not be imported, so no requirement could be checked"
+NOT_CHECKED_UNTIL_IMPORT = "not checked until the file imports: {count} more"
 PASSED_BANNER = "All requirements met. Exercise done ✓"
 COMPARE_SOLUTION = "Compare with the reference: workbook solution {id}"
 FIRST_HINT_PROMPT = "Stuck? `workbook hint {id}` reveals the next hint."
+FAILING_NOW = "failing now"
+PASSED_BEFORE = (
+    "Passing before, failing now: this exercise passed once (that pass is kept), and the "
+    "file as it is now does not."
+)
 HINT_HEADER = "Hint {level} of {total}"
 LAST_HINT_SUFFIX = "Read: {link}"
 NO_MORE_HINTS = "That was the last hint; the lesson section has the rest."
@@ -52,6 +59,7 @@ SOLUTION_PEEK_CONFIRM = (
     "Peek at the reference before passing? The peek is recorded in your progress."
 )
 SOLUTION_PEEK_NEEDS_YES = "Not asking without a terminal: add --yes to confirm the peek."
+RESET_NEEDS_YES = "Not asking without a terminal: add --yes to confirm the reset."
 RESET_CONFIRM = "Reset {what} to the pristine stub? Your changes there are lost."
 RESET_DONE = "Restored {path}."
 RESET_NO_PRISTINE = "No pristine copy of {path} is known (neither in git nor saved): nothing reset."

@@ -31,6 +31,19 @@ TARGETS: set[Path] = set()
 """Files or package folders loaded as ``exercise``: a traceback frame in one is the learner's."""
 
 
+class GraderProblem(Exception):
+    """A file of the grader's own (a reference solution) is broken: never the learner's fault."""
+
+
+def load_reference(path: Path) -> ModuleType:
+    try:
+        return loader.load(path)
+    except loader.LoadError as exc:
+        where = f"{exc.path}, line {exc.line}" if exc.line else str(exc.path)
+        message = f"the reference solution {where} does not load: {exc.message}"
+        raise GraderProblem(message) from None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("workbook", "FastAPI Pro Workbook")
     group.addoption("--target", default="solutions", help=TARGET_HELP)
@@ -74,11 +87,12 @@ def exercise(request: pytest.FixtureRequest) -> ModuleType:
     """The module under test: the learner's file, a solution, or a chosen variant."""
     suite = request.path
     chosen = request.config.getoption("--target-file")
-    if chosen:
-        path = Path(chosen).resolve()
-    else:
-        path = exercise_path(suite, _tree(request.config, find_root(suite.parent)))
+    root = find_root(suite.parent)
+    tree = _tree(request.config, root)
+    path = Path(chosen).resolve() if chosen else exercise_path(suite, tree)
     TARGETS.add(path)
+    if path.is_relative_to(root / "solutions"):
+        return load_reference(path)
     return loader.load(path)
 
 
@@ -93,4 +107,4 @@ def reference(request: pytest.FixtureRequest) -> ModuleType:
     """The reference solution of the exercise under test, for differential checks."""
     suite = request.path
     root = find_root(suite.parent)
-    return loader.load(exercise_path(suite, root / "solutions"))
+    return load_reference(exercise_path(suite, root / "solutions"))

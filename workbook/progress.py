@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from workbook.catalog import Catalog, Exercise
 from workbook.grading import CheckResult
 from workbook.state import State, Store, now
@@ -20,24 +22,31 @@ def current_exercise(catalog: Catalog, state: State) -> Exercise | None:
     return None
 
 
-def record(store: Store, exercise: Exercise, result: CheckResult) -> tuple[int, str] | None:
-    """Save the attempt; return the hint to show with a failure (the latest seen, or the first)."""
+@dataclass(frozen=True)
+class Recorded:
+    """What a verdict changed: the hint the learner last asked for, and a regression."""
+
+    hint: tuple[int, str] | None = None
+    regressed: bool = False  # it passed before and fails now
+
+
+def record(store: Store, exercise: Exercise, result: CheckResult) -> Recorded:
+    """Save the attempt.  A failure never reveals a hint by itself (only `workbook hint`
+    does, and counts it); it shows again the last one the learner asked for."""
     with store.update() as state:
         progress = state.of(exercise.id)
         progress.attempts += 1
         progress.last_result = result.status
         if result.passed:
-            if progress.status != "done":
-                progress.first_passed_at = now()
+            progress.first_passed_at = progress.first_passed_at or now()
             progress.status = "done"
             if state.current == exercise.id:
                 state.current = None
-            return None
-        if progress.status == "done":
-            progress.status = "pending"  # it passed once, but not any more
-        progress.hints_shown = max(progress.hints_shown, 1)
+            return Recorded()
         level = min(progress.hints_shown, len(exercise.hints))
-        return level, exercise.hints[level - 1]
+        hint = (level, exercise.hints[level - 1]) if level else None
+        # a pass is kept: experimenting after it shows "passing before, failing now"
+        return Recorded(hint, regressed=progress.status == "done")
 
 
 def reveal_hint(store: Store, exercise: Exercise) -> tuple[int, str, bool]:

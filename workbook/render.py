@@ -18,8 +18,8 @@ from rich.text import Text
 from workbook import messages
 from workbook.catalog import Catalog, Exercise
 from workbook.grading import CheckResult
-from workbook.progress import done_count
-from workbook.state import State
+from workbook.progress import Recorded, done_count
+from workbook.state import ExerciseState, State
 
 if TYPE_CHECKING:
     from workbook.verify import Report
@@ -104,6 +104,8 @@ def marked(mark: str, text: Text) -> Padding:
 
 def requirements(console: Console, result: CheckResult) -> None:
     """Each requirement with ✓ or ✗, and for a failure what was expected and seen."""
+    if _import_failure(console, result):
+        return
     helped: set[str] = set()
     for test in result.tests:
         mark, style = MARKS.get(test["status"], ("?", "red"))
@@ -116,6 +118,21 @@ def requirements(console: Console, result: CheckResult) -> None:
             continue
         for line in _details(test, helped):
             console.print(indented(line, 6))
+
+
+def _import_failure(console: Console, result: CheckResult) -> bool:
+    """A file that cannot be imported gets one banner, not a line per requirement."""
+    failed = [t for t in result.tests if (t.get("details") or {}).get("kind") == "import"]
+    if not failed:
+        return False
+    console.print(marked("✗", Text(messages.IMPORT_FAILED, style="red")))
+    for line in _details(failed[0], set()):
+        console.print(indented(line, 6))
+    others = sum(t["status"] == "skipped" for t in result.tests)
+    if others:
+        note = messages.NOT_CHECKED_UNTIL_IMPORT.format(count=others)
+        console.print(indented(Text(note, style="dim"), 6))
+    return True
 
 
 def summary(console: Console, result: CheckResult) -> None:
@@ -132,7 +149,7 @@ def check_result(
     result: CheckResult,
     exercise: Exercise,
     root: Path,
-    hint: tuple[int, str] | None,
+    recorded: Recorded,
 ) -> None:
     """A verdict per requirement, then what to do next."""
     console.print(header(exercise, root))
@@ -144,9 +161,21 @@ def check_result(
         console.print(Text(messages.PASSED_BANNER, style="bold green"))
         console.print(messages.COMPARE_SOLUTION.format(id=exercise.id))
         return
-    if hint is not None:
-        print_hint(console, exercise, root, *hint)
+    next_steps(console, exercise, root, recorded)
     console.print(Text(f"{messages.LESSON}: ") + lesson_link(exercise, root))
+
+
+def next_steps(
+    console: Console, exercise: Exercise, root: Path, recorded: Recorded, more: str | None = None
+) -> None:
+    """After a failure: a regression said plainly, the hint last asked for, or how to ask."""
+    if recorded.regressed:
+        console.print(Text(messages.PASSED_BEFORE, style="yellow"))
+    if recorded.hint is not None:
+        print_hint(console, exercise, root, *recorded.hint, more=more)
+    else:
+        ask = more or messages.FIRST_HINT_PROMPT.format(id=exercise.id)
+        console.print(Text(ask, style="dim"))
 
 
 def lesson_link(exercise: Exercise, root: Path) -> Text:
@@ -172,9 +201,12 @@ def print_hint(
         console.print(Text(more, style="dim"))
 
 
-def status_line(status: str) -> Text:
+def status_line(progress: ExerciseState) -> Text:
     styles = {"done": "green", "skipped": "yellow", "pending": "dim"}
-    return Text(status, style=styles.get(status, ""))
+    shown = Text(progress.status, style=styles.get(progress.status, ""))
+    if progress.status == "done" and progress.last_result not in (None, "passed"):
+        shown.append(f" · {messages.FAILING_NOW}", style="yellow")
+    return shown
 
 
 def exercise_list(console: Console, catalog: Catalog, state: State, current: str | None) -> None:
@@ -189,7 +221,7 @@ def exercise_list(console: Console, catalog: Catalog, state: State, current: str
             marker = "▶" if exercise.id == current else ""
             name = link(exercise.stub(catalog.root), catalog.root)
             name.plain = f"  {exercise.name}"
-            table.add_row(marker, name, exercise.title, status_line(state.of(exercise.id).status))
+            table.add_row(marker, name, exercise.title, status_line(state.of(exercise.id)))
     console.print(table)
     console.print(progress_bar(done_count(catalog, state), len(catalog.exercises)))
 

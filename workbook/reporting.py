@@ -66,7 +66,8 @@ def classify(exc: BaseException, timeout: float | None) -> dict[str, Any]:
     line = _learner_line(exc.__traceback__)
     where = {"line": line} if line else {}
     if isinstance(exc, loader.LoadError):
-        return {"status": "error", "message": exc.message, "details": {"line": exc.line}}
+        details = {"line": exc.line, "kind": "import"}
+        return {"status": "error", "message": exc.message, "details": details}
     if isinstance(exc, loader.MissingName):
         return {"status": "error", "message": str(exc), "details": where}
     if isinstance(exc, AppStartError):
@@ -143,6 +144,9 @@ class ChannelReporter:
         return report
 
     def _judge(self, item: pytest.Item, exc: BaseException, when: str) -> dict[str, Any]:
+        if isinstance(exc, plugin.GraderProblem):
+            self.send({"event": "grader_error", "message": str(exc)})
+            return {"status": "error", "message": str(exc)}
         first = self.blockers[id(exc)][1] if id(exc) in self.blockers else None
         if first is None and isinstance(exc, AppStartError):
             first = self.app_failed

@@ -266,8 +266,8 @@ class _Watch:
             kind = event.get("event")
             if kind == "collected":
                 self._collected(event["tests"])
-            elif kind == "collect_error":
-                self.collect_error = str(event.get("message", ""))
+            elif kind in ("collect_error", "grader_error"):  # the grader's fault, not the file's
+                self.collect_error = self.collect_error or str(event.get("message", ""))
             elif kind == "start":
                 self.current, self.current_since = event["id"], time.monotonic()
             elif kind == "result":

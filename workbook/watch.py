@@ -27,7 +27,7 @@ from workbook.catalog import Catalog, Exercise
 from workbook.filewatch import FileWatcher, polling_reason
 from workbook.launch import Child, ColdLauncher, Launcher, base_env
 from workbook.listview import ListView
-from workbook.progress import current_exercise, done_count, record, reveal_hint
+from workbook.progress import Recorded, current_exercise, done_count, record, reveal_hint
 from workbook.state import Store
 from workbook.terminal import KeyReader, editor_command, open_in_editor
 
@@ -54,6 +54,7 @@ class Watch:
         self.exercise = current_exercise(catalog, store.read()) or catalog.exercises[-1]
         self.result: Result | None = None
         self.hint: tuple[int, str] | None = None
+        self.recorded = Recorded()
         self.notice = ""
         self.show_solution = False
         self.mode = "main"  # main | list | confirm | final
@@ -198,11 +199,14 @@ class Watch:
     def _done(self, kind: str, results: list[tuple[Exercise, Result]]) -> None:
         self.busy = False
         for exercise, result in results:
-            hint = (
-                record(self.store, exercise, result) if not isinstance(result, Exception) else None
+            recorded = (
+                record(self.store, exercise, result)
+                if not isinstance(result, Exception)
+                else Recorded()
             )
             if exercise.id == self.exercise.id:
-                self.result, self.hint = result, hint
+                self.result, self.recorded = result, recorded
+                self.hint = recorded.hint
         self.log("verdict", status=_status(self.result))
         if kind == "all":
             self._after_check_all(results)
@@ -325,6 +329,7 @@ class Watch:
 
     def _move_to(self, exercise: Exercise) -> None:
         self.exercise, self.result, self.hint = exercise, None, None
+        self.recorded = Recorded()
         self.show_solution = False
         with self.store.update() as state:
             state.current = exercise.id
@@ -404,10 +409,8 @@ class Watch:
                     console.print(render.link(file, root))
                     console.print(Syntax(file.read_text(encoding="utf-8"), "python"))
             return
-        if self.hint is not None:
-            render.print_hint(
-                console, self.exercise, root, *self.hint, more=messages.WATCH_HINT_MORE
-            )
+        recorded = Recorded(self.hint, self.recorded.regressed)
+        render.next_steps(console, self.exercise, root, recorded, more=messages.WATCH_HINT_MORE)
         console.print(Text(f"{messages.LESSON}: ") + render.lesson_link(self.exercise, root))
         again = (
             messages.WATCH_ENTER_TO_CHECK if self.options.manual else messages.WATCH_SAVE_TO_CHECK

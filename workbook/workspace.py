@@ -11,6 +11,8 @@ from workbook.catalog import Catalog, CatalogError, Exercise
 from workbook.progress import current_exercise
 from workbook.state import State, Store
 
+EXIT_GRADER = 3
+
 
 class UsageError(Exception):
     """The command cannot go on: ``message`` says why, ``code`` is the exit code."""
@@ -39,7 +41,9 @@ def open_workbook(root_option: Path | None) -> Workbook:
     try:
         catalog = catalog_module.load(root)
     except CatalogError as exc:
-        raise UsageError("\n  - ".join([messages.CATALOG_BROKEN, *exc.problems])) from None
+        # the catalog is the grader's own file: its problems are never the learner's
+        problems = "\n  - ".join([messages.CATALOG_BROKEN, *exc.problems])
+        raise UsageError(problems, EXIT_GRADER) from None
     pristine.save_missing(catalog)
     return Workbook(catalog, Store(root))
 

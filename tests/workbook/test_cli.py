@@ -64,19 +64,51 @@ def test_check_json_shape_and_exit_code_on_failure(sample):
         "hint",
         "duration_s",
     }
-    assert data["hint"] == "The body is not the greeting yet."
+    assert data["hint"] == "", "a check reveals no hint the learner did not ask for"
+    assert data["passed_before"] is False
 
 
-def test_check_text_shows_requirement_diff_hint_and_lesson(sample):
+def test_check_text_shows_requirement_diff_and_lesson_and_how_to_ask(sample):
     result = run(sample, "check", "greeting")
     assert result.exit_code == 1
     for expected in (
         "✗ GET / answers 200 with the greeting",
         'expected body {"hello": "world"}, not {"hello": "nobody"}',
-        "Hint 1 of 3: The body is not the greeting yet.",
+        f"Stuck? `workbook hint {GREETING}` reveals the next hint.",
         "lessons/01-basics.md#greeting",
     ):
         assert expected in result.output
+    assert "Hint 1" not in result.output
+
+
+def test_a_check_never_counts_as_a_hint_used_and_repeats_the_one_asked_for(sample):
+    run(sample, "check", "greeting")
+    data = json.loads(run(sample, "report", "--format", "json").output)
+    assert data["hints_used"] == 0
+    assert "Hint 1 of 3: The body is not the greeting yet." in run(sample, "hint").output
+    again = run(sample, "check", "greeting")
+    assert "Hint 1 of 3: The body is not the greeting yet." in again.output
+    assert "Hint 2 of 3" in run(sample, "hint").output, "a check does not use up a hint"
+
+
+def test_a_failure_after_a_pass_keeps_the_pass_and_says_so(sample):
+    solve(sample)
+    run(sample, "check", "greeting")
+    path = sample / ".workbook/state.json"
+    saved = json.loads(path.read_text())
+    saved["exercises"][GREETING]["first_passed_at"] = "2020-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(saved))
+    (sample / "exercises/01_basics/01_greeting.py").write_text("from fastapi import FastAPI\n")
+    result = run(sample, "check", "greeting")
+    assert result.exit_code == 1
+    assert "Passing before, failing now" in result.output
+    rows = json.loads(run(sample, "list", "--json").output)
+    assert rows[0]["status"] == "done"
+    assert "done · failing now" in run(sample, "list").output
+    solve(sample)
+    run(sample, "check", "greeting")
+    last = json.loads(path.read_text())["exercises"][GREETING]
+    assert last["first_passed_at"] == "2020-01-01T00:00:00+00:00"
 
 
 def test_passing_check_marks_done_and_moves_on(sample):
@@ -120,7 +152,7 @@ def test_broken_catalog_lists_its_problems(sample):
     catalog = sample / "curriculum.toml"
     catalog.write_text(catalog.read_text().replace('section = "square"', 'section = "x"'))
     result = run(sample, "list")
-    assert result.exit_code == 2
+    assert result.exit_code == EXIT_GRADER, "the catalog is the grader's file, not the learner's"
     assert "section #x is not an anchor" in result.output
 
 
@@ -169,6 +201,12 @@ def test_reset_asks_first(sample):
     result = run(sample, "reset", "--all", input="n\n")
     assert result.exit_code != 0
     assert stub.read_text() == "mine = 1\n"
+
+
+def test_reset_without_a_terminal_says_to_add_yes(sample):
+    result = run(sample, "reset", "greeting")
+    assert result.exit_code == 2
+    assert "add --yes to confirm the reset" in result.stderr
 
 
 def test_skip_marks_skipped_and_moves_on(sample):
@@ -356,3 +394,35 @@ def test_report_as_json(sample, tmp_path):
     first = data["modules"][0]["exercises"][0]
     assert set(first) >= {"id", "status", "attempts", "hints_used", "peeked", "first_passed_at"}
     assert run(sample, "report", "--format", "pdf").exit_code == 2
+
+
+def test_report_as_json_goes_to_stdout_without_an_output(sample):
+    result = run(sample, "report", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["total"] == 2
+    assert not (sample / ".workbook/report.json").exists()
+
+
+def test_a_file_that_cannot_be_imported_gets_one_banner(sample):
+    (sample / "exercises/01_basics/01_greeting.py").write_text("x = 1\ndef greet(:\n")
+    result = run(sample, "check", "greeting")
+    assert result.exit_code == 1
+    assert result.output.count("could not be imported") == 1
+    assert "at line 2 of your file" in result.output
+    assert "not checked until the file imports: 1 more" in result.output
+    assert "failed first" not in result.output
+
+
+def test_a_reference_that_does_not_load_is_the_graders_failure(sample):
+    (sample / "solutions/01_basics/01_greeting.py").write_text("def greet(:\n")
+    result = run(sample, "check", "greeting", "--target", "solutions")
+    assert result.exit_code == EXIT_GRADER
+    assert "solutions/01_basics/01_greeting.py,line1doesnotload" in "".join(result.stderr.split())
+    assert "of your file" not in result.output
+
+
+def test_a_reference_used_beside_the_learners_file_is_the_graders_failure(sample):
+    (sample / "solutions/01_basics/02_square.py").write_text("import no_such_module\n")
+    result = run(sample, "check", "square")  # the suite compares against the reference
+    assert result.exit_code == EXIT_GRADER
+    assert "solutions/01_basics/02_square.py" in "".join(result.stderr.split())
