@@ -91,9 +91,13 @@ def check(
         state = workbook.store.read()
         total = len(workbook.catalog.exercises)
         console.print(render.progress_bar(done_count(workbook.catalog, state), total))
-        if result.passed and current_exercise(workbook.catalog, state) is None:
+        following = current_exercise(workbook.catalog, state)
+        if result.passed and following is None:
             console.print()
             console.print(workbook.catalog.final_message)
+        elif result.passed and fragment is None:  # a bare `check` grades another one next
+            assert following is not None
+            console.print(messages.CHECKED_THEN_NEXT.format(done=exercise.id, id=following.id))
     return EXIT_PASSED if result.passed else EXIT_NOT_PASSED
 
 

@@ -29,6 +29,7 @@ CATALOG_BROKEN = "The grader itself failed: its catalog, curriculum.toml, has pr
 UNKNOWN_EXERCISE = "No exercise matches “{fragment}”. `workbook list` shows every id."
 AMBIGUOUS_EXERCISE = "“{fragment}” matches several exercises: {matches}. Be more specific."
 ALL_DONE = "Every exercise is done."
+CHECKED_THEN_NEXT = "That was {done}. `workbook check` now grades the next one: {id}."
 NEXT_UP = "Next up"
 GRADER_FAILED = (
     "The grader itself failed, so this says nothing about your code. "

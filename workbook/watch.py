@@ -365,7 +365,11 @@ class Watch:
         if self.mode == "list" and self.listing is not None:
             self.listing.render(console)
             return
-        if self.mode == "final":
+        if self.mode == "final":  # the last exercise's passing verdict, then the finish
+            console.print(render.header(self.exercise, root))
+            console.print()
+            self._draw_verdict()
+            console.print()
             console.print(Text(messages.ALL_DONE, style="bold green"))
             console.print(self.catalog.final_message)
             console.print(Text("q quit", style="dim"))

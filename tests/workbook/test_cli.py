@@ -12,6 +12,7 @@ from workbook.cli import EXIT_GRADER, app, main
 from workbook.entry import plain_check
 
 GREETING = "01_basics/01_greeting"
+SQUARE = "01_basics/02_square"
 
 
 def run(root: Path, *args: str, input: str | None = None):
@@ -109,6 +110,15 @@ def test_a_failure_after_a_pass_keeps_the_pass_and_says_so(sample):
     run(sample, "check", "greeting")
     last = json.loads(path.read_text())["exercises"][GREETING]
     assert last["first_passed_at"] == "2020-01-01T00:00:00+00:00"
+
+
+def test_a_bare_check_that_passes_says_what_it_graded_and_what_is_next(sample):
+    solve(sample)
+    result = run(sample, "check")
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    expected = f"That was {GREETING}. `workbook check` now grades the next one: {SQUARE}."
+    assert expected in flat, flat
 
 
 def test_passing_check_marks_done_and_moves_on(sample):

@@ -223,3 +223,22 @@ def test_manual_mode_checks_on_enter_only(sample, launcher):
     assert watch.busy
     next_event(watch)
     assert watch.result.status == "failed"
+
+
+def test_passing_the_last_exercise_shows_its_verdict_then_the_finish(session, sample):
+    for name in ("01_greeting", "02_square"):
+        solution = (sample / f"solutions/01_basics/{name}.py").read_text()
+        (sample / f"exercises/01_basics/{name}.py").write_text(solution)
+    with state.Store(sample).update() as progress:
+        progress.of("01_basics/01_greeting").status = "done"
+    session.exercise = session.catalog.find("02_square")[0]
+    session.request_check()
+    next_event(session)  # the last one passes: every exercise is checked again
+    next_event(session)  # nothing regressed: the finish
+    assert session.mode == "final"
+    session.console.file.truncate(0)
+    session.draw()
+    screen = session.console.file.getvalue()
+    assert "01_basics/02_square" in screen
+    assert "All requirements met" in screen
+    assert screen.index("All requirements met") < screen.index("Every exercise")
