@@ -14,6 +14,7 @@ class Article(BaseModel):
     class Config:
         anystr_strip_whitespace = True
         orm_mode = True
+        allow_mutation = False
 
     @validator("tags", each_item=True)
     def lower_tag(cls, tag):

@@ -13,7 +13,7 @@ class Sms(BaseModel):
     channel: Literal["sms"]
     phone: Annotated[str, Field(pattern=r"^\+\d{8,15}$")]
 
-    @field_serializer("phone")
+    @field_serializer("phone", when_used="json")
     def hide_phone(self, phone: str) -> str:
         return phone[:3] + "*" * (len(phone) - 5) + phone[-2:]
 
