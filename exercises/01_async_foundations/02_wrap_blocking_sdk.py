@@ -18,7 +18,8 @@ The contract (the checks rely on it):
   {"detail": "no such person"} when the SDK raises NotFound.
 - GET /people?prefix=...&limit=... hands prefix and limit to the SDK's search() as they
   are (prefix defaults to "", limit to 10; a limit of 0 or below is passed on too) and
-  answers 200 with its matches: a list of at most `limit` people, empty when limit is 0.
+  answers 200 with its matches: a list of at most `limit` people, empty when limit is 0
+  or nobody matches (search() never raises NotFound; only find() does).
 - Every endpoint answers 503 {"detail": "directory unavailable"} when the SDK raises
   Unavailable.
 """

@@ -192,6 +192,7 @@ async def test_unknown_person_is_404(exercise: ModuleType, use_sdk: Install) -> 
         pytest.param("?prefix=al&limit=2", ["alan", "alonzo"], id="limit-at-matches"),
         pytest.param("?prefix=al&limit=3", ["alan", "alonzo"], id="limit-above-matches"),
         pytest.param("?prefix=al&limit=0", [], id="limit-0"),
+        pytest.param("?prefix=zz", [], id="no-match"),
         pytest.param("", EVERYONE[:10], id="defaults"),
         pytest.param("?limit=11", EVERYONE[:11], id="limit-above-default"),
     ],
