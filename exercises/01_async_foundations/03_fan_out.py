@@ -16,8 +16,9 @@ The contract (the checks rely on it):
   {"user_id": ..., "panels": [{"source": ..., "data": <that upstream's JSON>}, ...]}
   with the panels in UPSTREAMS order, whichever upstream answers first.
 - An upstream fails when its call raises a transport error (httpx.TransportError: it
-  cannot be reached, it times out, ...) or when it answers with any status outside
-  200-299: a 3xx fails like a 4xx or a 5xx (redirects are not followed).
+  cannot be reached, it times out, ...), when it answers with any status outside
+  200-299 (a 3xx fails like a 4xx or a 5xx: redirects are not followed), or when its
+  body is not JSON. Whatever fails, and however many, the answer is a 502, never a 500.
 - On the first failure it answers 502 {"detail": "<source> upstream failed"} at once,
   naming the upstream that failed first: the calls still in flight are cancelled, not
   awaited, and a failure that comes after the first is not the one named.

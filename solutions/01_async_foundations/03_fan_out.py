@@ -30,9 +30,10 @@ async def fetch(client: httpx.AsyncClient, source: str, url: str) -> Panel:
     try:
         response = await client.get(url)
         response.raise_for_status()
-    except httpx.HTTPError:
+        data = response.json()
+    except (httpx.HTTPError, ValueError):  # a body that is not JSON is a failure too
         raise HTTPException(502, f"{source} upstream failed") from None
-    return Panel(source=source, data=response.json())
+    return Panel(source=source, data=data)
 
 
 @asynccontextmanager

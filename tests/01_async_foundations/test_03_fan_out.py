@@ -44,6 +44,10 @@ DASHBOARD = {
     "panels": [{"source": source, "data": DATA[source]} for source in SOURCES],
 }
 PROBE = "/probe-client"  # a route the checks add, depending on the real get_client
+NOT_JSON_HELP = (
+    "Is the upstream's body read outside the error handling? response.json() raises a "
+    "ValueError on a body that is not JSON: that upstream failed too, so answer 502."
+)
 SEQUENTIAL_HELP = (
     "Are the upstream calls awaited one after another? Start all three in a task group "
     "(asyncio.TaskGroup or anyio.create_task_group) and collect the results after it."
@@ -86,6 +90,7 @@ class FakeUpstreams:
         self.answer_after: dict[str, str] = {}  # source -> the source it answers after
         self.statuses: dict[str, int] = {}  # source -> the status it answers with, not 200
         self.errors: dict[str, type[httpx.TransportError]] = {}  # source -> what its call raises
+        self.not_json: set[str] = set()  # sources that answer 200 with an HTML page
         self.hold: set[str] = set()  # sources that answer only when WAIT_S runs out
         self.in_flight = 0
         self.peak = 0
@@ -124,6 +129,8 @@ class FakeUpstreams:
         self._answered[source].set()
         if source in self.errors:
             raise self.errors[source]("the call failed", request=request)
+        if source in self.not_json:
+            return httpx.Response(200, html="<html><body>Maintenance</body></html>")
         return httpx.Response(self.statuses.get(source, 200), json=DATA[source])
 
     async def _wait(self, event: anyio.Event) -> bool:
@@ -180,11 +187,14 @@ FAILURES = {  # how an upstream fails -> the status it answers with, or the erro
     "answers 404": 404,
     "cannot be reached": httpx.ConnectError,
     "times out": httpx.ReadTimeout,
+    "answers 200 with an HTML page": "html",
 }
 
 
-def script_failure(upstreams: FakeUpstreams, source: str, failure: int | type) -> None:
-    if isinstance(failure, int):
+def script_failure(upstreams: FakeUpstreams, source: str, failure: int | type | str) -> None:
+    if failure == "html":
+        upstreams.not_json.add(source)
+    elif isinstance(failure, int):
         upstreams.statuses[source] = failure
     else:
         upstreams.errors[source] = failure
@@ -198,7 +208,11 @@ async def test_failure_is_502(
     """when the {source} upstream {failure}, the dashboard answers 502 naming it"""
     script_failure(upstreams, source, FAILURES[failure])
     response = await get_dashboard(exercise)
-    hint = {"answers 404": STATUS_HELP, "times out": TRANSPORT_HELP}.get(failure)
+    hint = {
+        "answers 404": STATUS_HELP,
+        "times out": TRANSPORT_HELP,
+        "answers 200 with an HTML page": NOT_JSON_HELP,
+    }.get(failure)
     expect_status(response, 502, help=hint)
     expect_json(response, {"detail": f"{source} upstream failed"})
 
@@ -238,6 +252,19 @@ async def test_first_failure_named(
     response = await get_dashboard(exercise)
     expect_status(response, 502)
     expect_json(response, {"detail": f"{first} upstream failed"})
+
+
+async def test_mixed_failures_name_the_first(
+    exercise: ModuleType, upstreams: FakeUpstreams
+) -> None:
+    """when one upstream cannot be reached and then another answers HTML, the 502 names the first"""
+    upstreams.errors = {"recommendations": httpx.ConnectError}
+    upstreams.not_json = {"profile"}
+    upstreams.answer_after = {"profile": "recommendations"}
+    upstreams.hold = {"orders"}
+    response = await get_dashboard(exercise)
+    expect_status(response, 502, help=NOT_JSON_HELP)
+    expect_json(response, {"detail": "recommendations upstream failed"})
 
 
 async def test_failure_cancels_the_rest(exercise: ModuleType, upstreams: FakeUpstreams) -> None:
