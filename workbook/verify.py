@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -94,10 +95,6 @@ class Job:
     seeded: bool = False  # a write-the-tests mutant: killed when the suite passes
     result: grading.CheckResult | None = None
     error: str = ""
-
-    @property
-    def fails(self) -> bool:
-        return self.result is not None and not self.result.passed
 
 
 Progress = Callable[[int, int], None]
@@ -228,7 +225,7 @@ class _ExercisePlan:
                     f"a mutant survives ({job.mutant.operator}, line {job.mutant.line}): "
                     f"add a test that kills it, or declare it equivalent in "
                     f"{_relative(plan.path, self.catalog.root)}:\n"
-                    f"{mutation.indent(job.mutant.diff)}"
+                    f"{textwrap.indent(job.mutant.diff, '    ')}"
                 )
         if plan is not None:
             problems += mutation.unused_declarations(plan, [j.mutant for j in jobs if j.mutant])
