@@ -58,6 +58,15 @@ def resolve(workbook: Workbook, fragment: str | None, state: State) -> Exercise:
         fail(exc.message, exc.code)
 
 
+def exercises_named(workbook: Workbook, fragments: list[str], state: State) -> list[Exercise]:
+    """The exercises each fragment names: a module's id names all of its exercises."""
+    modules = {module.id: module.exercises for module in workbook.catalog.modules}
+    named: list[Exercise] = []
+    for fragment in fragments:
+        named += modules.get(fragment.strip().strip("/")) or [resolve(workbook, fragment, state)]
+    return list(dict.fromkeys(named))
+
+
 @app.callback()
 def main_callback(
     ctx: typer.Context,
@@ -289,7 +298,7 @@ def docs(
 def verify(
     ctx: typer.Context,
     ids: Annotated[
-        list[str] | None, typer.Argument(help="Exercises to verify (default: every one).")
+        list[str] | None, typer.Argument(help="Exercises or modules to verify (default: all).")
     ] = None,
     as_json: JsonOpt = False,
     jobs: Annotated[
@@ -306,7 +315,7 @@ def verify(
     chosen = None
     if ids:
         state = workbook.store.read()
-        chosen = list(dict.fromkeys(resolve(workbook, fragment, state) for fragment in ids))
+        chosen = exercises_named(workbook, ids, state)
     with render.verify_progress(errors, enabled=not as_json) as progress:
         report = verify_module.verify(
             workbook.catalog, chosen, workers=jobs, progress=progress, whole_workbook=not ids

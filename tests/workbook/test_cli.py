@@ -281,11 +281,17 @@ def test_verify_a_subset_by_id(sample):
     assert [e["id"] for e in data["exercises"]] == ["01_basics/02_square"]
 
 
+def test_verify_a_whole_module_by_its_id(sample):
+    data = json.loads(run(sample, "verify", "01_basics", "--json").output)
+    assert [e["id"] for e in data["exercises"]] == ["01_basics/01_greeting", "01_basics/02_square"]
+
+
 @pytest.mark.parametrize(
     ("breakage", "problem"),
     [
         ("stub_solved", "the untouched stub passes"),
         ("wrong_passes", "known-wrong variant 01_greeting__wrong_word.diff passes"),
+        ("too_few_variants", "has 2 known-wrong variants; at least 3 are needed"),
         ("stray_file", "exercises/01_basics/03_extra.py belongs to no exercise"),
         ("stray_variant", "01_greeting__wrong_word.py is not named <exercise>__<mistake>.diff"),
         ("no_todo", "the stub has no `# TODO` line"),
@@ -307,6 +313,8 @@ def test_verify_catches_each_problem(sample, breakage, problem):
     elif breakage == "wrong_passes":
         text = wrong.read_text()
         wrong.write_text(text.replace('"word"}', '"world"}  # not wrong at all'))
+    elif breakage == "too_few_variants":
+        wrong.unlink()
     elif breakage == "stray_file":
         (exercises / "03_extra.py").write_text("x = 1\n")
     elif breakage == "stray_variant":
