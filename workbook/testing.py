@@ -178,8 +178,11 @@ async def client_for(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An ``AsyncClient`` talking to ``app`` in-process, with its lifespan running.
 
-    With ``raise_app_exceptions=False`` an exception escaping the app becomes the 500
-    a real server would send, instead of surfacing in the test.
+    With ``raise_app_exceptions=False`` an exception escaping the app does not surface in
+    the test: the client gets what the app sent, a 500 when the error came before the
+    response started, or the started response with its body cut short when it came later.
+    The transport buffers the whole body: to see a stream chunk by chunk, drive the app
+    with a receive/send pair of your own.
     """
     if not lifespan:
         async with _client(app, raise_app_exceptions) as client:
