@@ -1,0 +1,705 @@
+"""Hidden checks for 06_lifespan_state/05_lifespan_harness.
+
+The learner writes a harness (`serve`, the `database` and `client` fixtures) and tests.
+The harness is graded on small probe apps of these checks, whose lifespans log what ran:
+start-up before the block, a clean shutdown after it (also when the block raised), errors
+that come out as the lifespan raised them, and each request served with a shallow copy of
+the lifespan's state, as Uvicorn serves it.  The tests are graded as in 03/05: the checks
+run them the way pytest would (each with the fixtures its parameters name, torn down after
+it), in a copy of the learner's file whose app under test (the lines between the marker
+comments) is the reference's, where every test must pass, or a bug-seeded one (a diff of
+the reference, in seeded/), where at least one test that passes on the correct app must
+fail.  The given Database class is watched in each copy: every database a test connects
+must be disconnected by the time the test is over.
+"""
+
+import inspect
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import pytest
+from _pytest.fixtures import FixtureFunctionDefinition
+from fastapi import FastAPI, Request
+
+from workbook import variants
+from workbook.loader import LoadError, load
+from workbook.plugin import seeded_apps
+from workbook.testing import AppStartError, Failure, expect, expect_equal
+
+SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.diff"))
+MARKERS = ("# --- the app under test", "# --- the tests")
+MIN_TESTS = 6
+TEST_TIMEOUT_S = 2.0
+BUILT_IN = "monkeypatch"  # the one pytest fixture the checks provide
+LEARNER_FAILURES = (Exception, pytest.fail.Exception, pytest.skip.Exception)
+TOKEN = "made by the lifespan"
+
+NO_LIFESPAN_HELP = (
+    "Does serve run the app's lifespan? httpx.ASGITransport never sends the lifespan "
+    "events: wrap the app in asgi_lifespan.LifespanManager, start it before the block, and "
+    "give the transport manager.app."
+)
+CANCELLED_HELP = (
+    "Does serve use `async with LifespanManager(...)` around the block? When the block "
+    "raises, LifespanManager cancels the lifespan instead of shutting it down, so code "
+    "after its yield never runs. Start it with `await manager.__aenter__()` and always "
+    "finish with `await manager.__aexit__(None, None, None)` in a finally."
+)
+SWALLOWED_HELP = (
+    "Does serve catch what the block or the lifespan raised? Let every exception leave "
+    "serve as it is: the test must see the start-up failure, its own assertion, or the "
+    "shutdown failure."
+)
+COPY_HELP = (
+    "Does every request see the same state dict? LifespanManager hands each request the "
+    "one dict it keeps, while Uvicorn hands each request a shallow copy: wrap the app in a "
+    "small ASGI callable that replaces scope['state'] with a copy for 'http' scopes (not "
+    "for the 'lifespan' scope, whose dict the lifespan fills), and give that to "
+    "LifespanManager."
+)
+DEEP_COPY_HELP = (
+    "Is the state copied deeply? Uvicorn's copy is shallow: a new dict holding the same "
+    "objects, so a list or a counter object in the state is shared by every request."
+)
+FRESH_HELP = (
+    "Does the client fixture reuse an app or a database made once for the whole module? "
+    "Make both inside the fixtures, so each test gets its own."
+)
+TEARDOWN_HELP = (
+    "Does the client fixture yield inside `async with serve(...)`? pytest finishes the "
+    "fixture after the test, passed or failed, and leaving serve shuts the app down."
+)
+LEAK_HELP = (
+    "Does a test start an app without leaving it, for example by calling "
+    "LifespanManager's __aenter__ itself? Start apps with `async with serve(...)` or the "
+    "client fixture only."
+)
+
+LearnerTest = Callable[..., Coroutine[Any, Any, None]]
+
+
+class Outage(Exception):
+    """The error a probe app's lifespan raises when a check asks it to."""
+
+
+class Planted(AssertionError):
+    """The assertion a check's own block fails with, to see what the harness does then."""
+
+
+# -- probe apps: what the harness runs, and when ---------------------------------------------
+
+
+def probe_app(
+    log: list[str], *, fail_start: Outage | None = None, fail_stop: Outage | None = None
+) -> FastAPI:
+    """A small app whose lifespan logs 'start' and 'stop' (not in a finally: a cancelled
+    lifespan never logs 'stop')."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        log.append("start")
+        if fail_start is not None:
+            raise fail_start
+        yield {"token": TOKEN, "hits": 0, "seen": []}
+        log.append("stop")
+        if fail_stop is not None:
+            raise fail_stop
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/token")
+    async def token(request: Request) -> dict[str, Any]:
+        return {"token": request.state.token, "log": list(log)}
+
+    @app.post("/hit")
+    async def hit(request: Request) -> int:
+        request.state.hits = request.state.hits + 1  # a server's copy forgets this
+        return request.state.hits
+
+    @app.post("/see")
+    async def see(request: Request) -> int:
+        request.state.seen.append(1)  # the list itself is shared by every copy
+        return len(request.state.seen)
+
+    return app
+
+
+def serve_of(exercise: ModuleType) -> Callable[[Any], Any]:
+    serve = exercise.serve
+    expect(callable(serve), "expected `serve` to be a function, used as `async with serve(app)`")
+    return serve
+
+
+def open_serve(serve: Callable[[Any], Any], app: FastAPI) -> Any:
+    context = serve(app)
+    if not hasattr(context, "__aenter__"):
+        raise Failure(
+            f"expected serve(app) to be an async context manager, not {type(context).__name__}",
+            help="Decorate serve with @contextlib.asynccontextmanager, and yield the client.",
+        )
+    return context
+
+
+async def enter(serve: Callable[[Any], Any], app: FastAPI, log: list[str]) -> Any:
+    """`async with serve(app) as client` up to the block, which needs the app started."""
+    context = open_serve(serve, app)
+    with anyio.fail_after(TEST_TIMEOUT_S):
+        client = await context.__aenter__()
+    if not log:
+        await leave(context)
+        raise AppStartError(
+            "serve(app) began the block without running the app's lifespan "
+            "(httpx.ASGITransport never sends the lifespan events)"
+        )
+    expect_equal("the lifespan's log when the block begins", ["start"], list(log))
+    return context, client
+
+
+async def leave(context: Any, error: BaseException | None = None) -> BaseException | None:
+    """Leave the block (raising `error` in it, if given); what came out of serve, if anything."""
+    try:
+        with anyio.fail_after(TEST_TIMEOUT_S):
+            if error is None:
+                await context.__aexit__(None, None, None)
+            else:
+                suppressed = await context.__aexit__(type(error), error, error.__traceback__)
+                if not suppressed:
+                    return error
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def test_startup_before_the_block(exercise: ModuleType) -> None:
+    """the app has started when the block begins, and its requests see the lifespan's state"""
+    log: list[str] = []
+    context, client = await enter(serve_of(exercise), probe_app(log), log)
+    try:
+        response = await client.get("/token")
+        expect_equal(
+            "GET /token on the probe app", {"token": TOKEN, "log": ["start"]}, response.json()
+        )
+    finally:
+        await leave(context)
+
+
+async def test_shutdown_after_the_block(exercise: ModuleType) -> None:
+    """the app shuts down when the block ends"""
+    log: list[str] = []
+    context, client = await enter(serve_of(exercise), probe_app(log), log)
+    await client.get("/token")
+    came_out = await leave(context)
+    expect(came_out is None, f"expected a clean block to leave serve quietly, not {came_out!r}")
+    expect_equal("the lifespan's log after the block", ["start", "stop"], list(log))
+
+
+async def test_shutdown_when_the_block_fails(exercise: ModuleType) -> None:
+    """when the block raises, the app still shuts down cleanly and the error comes out"""
+    log: list[str] = []
+    context, _ = await enter(serve_of(exercise), probe_app(log), log)
+    planted = Planted("the check's own block fails here, on purpose")
+    came_out = await leave(context, planted)
+    expect_equal(
+        "the lifespan's log after a block that raised",
+        ["start", "stop"],
+        list(log),
+        help=CANCELLED_HELP,
+    )
+    expect(
+        came_out is planted,
+        f"expected the block's own error to come out of serve, not {came_out!r}",
+        help=SWALLOWED_HELP,
+    )
+
+
+async def test_startup_failure_comes_out(exercise: ModuleType) -> None:
+    """a start-up failure comes out of serve as the lifespan raised it, before the block"""
+    log: list[str] = []
+    planted = Outage("the probe's start-up fails here, on purpose")
+    context = open_serve(serve_of(exercise), probe_app(log, fail_start=planted))
+    try:
+        with anyio.fail_after(TEST_TIMEOUT_S):
+            await context.__aenter__()
+    except Outage as exc:
+        expect(exc is planted, "expected the start-up's own Outage to come out, not a copy")
+    except Failure:
+        raise
+    except Exception as exc:
+        raise Failure(
+            f"expected the start-up's Outage to come out of serve, not {type(exc).__name__}: {exc}",
+            help=SWALLOWED_HELP,
+        ) from None
+    else:
+        await leave(context)
+        raise Failure(
+            "expected serve to raise the start-up's Outage before the block, but the block began",
+            help=NO_LIFESPAN_HELP if not log else SWALLOWED_HELP,
+        )
+
+
+async def test_shutdown_failure_comes_out(exercise: ModuleType) -> None:
+    """a shutdown failure comes out of serve once the block is over"""
+    log: list[str] = []
+    planted = Outage("the probe's shutdown fails here, on purpose")
+    context, _ = await enter(serve_of(exercise), probe_app(log, fail_stop=planted), log)
+    came_out = await leave(context)
+    expect_equal("the lifespan's log after the block", ["start", "stop"], list(log))
+    expect(
+        came_out is planted,
+        f"expected the shutdown's Outage to come out of serve, not {came_out!r}",
+        help=SWALLOWED_HELP,
+    )
+
+
+async def test_state_is_copied_per_request(exercise: ModuleType) -> None:
+    """each request sees its own shallow copy of the lifespan's state, as under Uvicorn"""
+    log: list[str] = []
+    context, client = await enter(serve_of(exercise), probe_app(log), log)
+    try:
+        hits = [(await client.post("/hit")).json() for _ in range(2)]
+        seen = [(await client.post("/see")).json() for _ in range(2)]
+    finally:
+        await leave(context)
+    expect_equal(
+        "what two requests assigning request.state.hits + 1 answer", [1, 1], hits, help=COPY_HELP
+    )
+    expect_equal(
+        "what two requests appending to a list in the state answer",
+        [1, 2],
+        seen,
+        help=DEEP_COPY_HELP,
+    )
+
+
+# -- copies of the learner's file with another app under test ------------------------------
+
+
+def markers(source: str) -> tuple[int, int]:
+    """The 0-based lines of the two marker comments."""
+    lines = source.splitlines()
+    found = [[n for n, line in enumerate(lines) if line.startswith(mark)] for mark in MARKERS]
+    if any(len(where) != 1 for where in found) or found[0] > found[1]:
+        raise Failure(
+            f"expected the marker comments {MARKERS[0]!r} and {MARKERS[1]!r} once each, "
+            "in that order",
+            help="Did you remove or copy a marker comment? The checks put other apps between them.",
+        )
+    return found[0][0], found[1][0]
+
+
+@dataclass
+class Copy:
+    """The learner's file, loaded with another app under test, its databases watched."""
+
+    module: ModuleType
+    path: Path
+    tests_start: int  # 1-based line where the tests begin in the copy
+    offset: int  # how many lines lower the tests sit than in the learner's file
+    connected: dict[int, Any] = field(default_factory=dict)  # databases not yet disconnected
+    opened: int = 0  # databases ever connected
+
+    def learner_line(self, line: int) -> int:
+        return line - self.offset if line >= self.tests_start else line
+
+
+def watch(copy: Copy) -> None:
+    """Record which of the copy's databases are connected, whatever their class."""
+    database = getattr(copy.module, "Database", None)
+    if not isinstance(database, type):
+        raise Failure("expected the given Database class in your file, as it was")
+    connect, disconnect = database.connect, database.disconnect
+
+    async def watched_connect(self: Any) -> None:
+        await connect(self)
+        copy.connected[id(self)] = self
+        copy.opened += 1
+
+    async def watched_disconnect(self: Any) -> None:
+        await disconnect(self)
+        copy.connected.pop(id(self), None)
+
+    database.connect = watched_connect
+    database.disconnect = watched_disconnect
+
+
+class DoesNotLoad(Failure):
+    """A copy of the learner's file that cannot be imported."""
+
+
+class Copies:
+    """Builds each copy once per run, in a folder of its own."""
+
+    def __init__(self, learner: str, folder: Path) -> None:
+        self.learner = learner
+        self.folder = folder
+        self.made: dict[str, Copy] = {}
+
+    def of(self, name: str, app_source: str) -> Copy:
+        if name not in self.made:
+            mine, app = self.learner.splitlines(), app_source.splitlines()
+            (my_start, my_end), (app_start, app_end) = markers(self.learner), markers(app_source)
+            lines = mine[:my_start] + app[app_start:app_end] + mine[my_end:]
+            path = self.folder / f"{name}.py"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            try:
+                module = load(path)
+            except LoadError as exc:
+                raise DoesNotLoad(
+                    f"your file, with the app under test put back, does not load: {exc.message}"
+                ) from None
+            offset = (app_end - app_start) - (my_end - my_start)
+            copy = Copy(module, path, app_end - app_start + my_start + 1, offset)
+            watch(copy)
+            self.made[name] = copy
+        return self.made[name]
+
+
+# -- running the learner's tests the way pytest would --------------------------------------
+
+
+def fixtures_in(module: ModuleType) -> dict[str, Callable[..., Any]]:
+    """The fixtures a file defines, by name, as the functions they wrap."""
+    return {
+        value.name: value.__wrapped__
+        for value in vars(module).values()
+        if isinstance(value, FixtureFunctionDefinition)
+    }
+
+
+def learner_tests_of(module: ModuleType) -> dict[str, LearnerTest]:
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if name.startswith("test_") and callable(value)
+    }
+
+
+async def run(module: ModuleType, test: Callable[..., Awaitable[None]]) -> BaseException | None:
+    """Run one test with its fixtures, torn down afterwards; what it raised, if anything."""
+    fixtures = fixtures_in(module)
+    values: dict[str, Any] = {}
+    finalizers: list[Callable[[], Awaitable[None]]] = []
+
+    async def value(name: str) -> Any:
+        if name in values:
+            return values[name]
+        if name == BUILT_IN:
+            patch = pytest.MonkeyPatch()
+            finalizers.append(lambda: _call(patch.undo))
+            values[name] = patch
+            return patch
+        if name not in fixtures:
+            raise Failure(f"no fixture named {name!r} in your file")
+        function = fixtures[name]
+        kwargs = {param: await value(param) for param in inspect.signature(function).parameters}
+        if inspect.isasyncgenfunction(function):
+            agen = function(**kwargs)
+            values[name] = await agen.__anext__()
+            finalizers.append(lambda: _finish_async(agen, name))
+        elif inspect.isgeneratorfunction(function):
+            gen = function(**kwargs)
+            values[name] = next(gen)
+            finalizers.append(lambda: _call(_finish, gen, name))
+        elif inspect.iscoroutinefunction(function):
+            values[name] = await function(**kwargs)
+        else:
+            values[name] = function(**kwargs)
+        return values[name]
+
+    error: BaseException | None = None
+    try:
+        with anyio.fail_after(TEST_TIMEOUT_S):
+            kwargs = {param: await value(param) for param in inspect.signature(test).parameters}
+            await test(**kwargs)
+    except LEARNER_FAILURES as exc:  # a failing test: an assert, an error, a timeout
+        error = exc
+    with anyio.move_on_after(TEST_TIMEOUT_S) as teardown:
+        for finalize in reversed(finalizers):
+            try:
+                await finalize()
+            except LEARNER_FAILURES as exc:
+                error = error or exc
+    if teardown.cancelled_caught:
+        error = error or TimeoutError("a fixture's teardown did not finish")
+    return error
+
+
+async def _call(function: Callable[..., Any], *args: Any) -> None:
+    function(*args)
+
+
+def _finish(gen: Any, name: str) -> None:
+    try:
+        next(gen)
+    except StopIteration:
+        return
+    raise RuntimeError(f"fixture {name!r} yielded twice")
+
+
+async def _finish_async(agen: Any, name: str) -> None:
+    try:
+        await agen.__anext__()
+    except StopAsyncIteration:
+        return
+    raise RuntimeError(f"fixture {name!r} yielded twice")
+
+
+@dataclass
+class Outcome:
+    """What each learner test did against one copy."""
+
+    errors: dict[str, BaseException | None] = field(default_factory=dict)
+    leaks: dict[str, int] = field(default_factory=dict)  # databases left connected, by test
+
+
+async def run_all(copy: Copy, names: list[str]) -> Outcome:
+    """Run the learner's tests in order; note the databases each one left connected."""
+    outcome = Outcome()
+    tests = learner_tests_of(copy.module)
+    for name in names:
+        copy.connected.clear()
+        outcome.errors[name] = await run(copy.module, tests[name])
+        if copy.connected:
+            outcome.leaks[name] = len(copy.connected)
+    return outcome
+
+
+def describe(name: str, exc: BaseException, copy: Copy) -> str:
+    """`test_x` failed at line 12: assert r.status_code == 401 (AssertionError)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(copy.path)]
+    where = ""
+    if frames:
+        where = f" at line {copy.learner_line(frames[-1].lineno or 0)}: {frames[-1].line}"
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        reason = f"it did not finish within {TEST_TIMEOUT_S:g} s"
+    return f"{name} failed{where} ({reason})"
+
+
+# -- fixtures of these checks -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def learner_tests(exercise: ModuleType) -> list[str]:
+    """The learner's tests, in the order written; every check needs them runnable."""
+    fixtures = fixtures_in(exercise)
+    tests = learner_tests_of(exercise)
+    for name, test in tests.items():
+        unknown = [p for p in inspect.signature(test).parameters if p not in {*fixtures, BUILT_IN}]
+        if not inspect.iscoroutinefunction(test) or unknown:
+            raise Failure(
+                f"expected every test to be an `async def test_…` whose parameters are "
+                f"fixtures of your file (or monkeypatch), unlike {name}",
+                help="Does a test ask for a pytest fixture such as tmp_path, or is it a "
+                "plain def? The checks provide only your own fixtures and monkeypatch.",
+            )
+    return list(tests)
+
+
+@pytest.fixture(scope="module")
+def copies(exercise: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Copies:
+    learner = Path(exercise.__file__).read_text(encoding="utf-8")
+    return Copies(learner, tmp_path_factory.mktemp("copies"))
+
+
+@pytest.fixture(scope="module")
+def reference_source(reference: ModuleType) -> str:
+    return Path(reference.__file__).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, Outcome]:
+    """Each copy's outcome, computed once per run."""
+    return {}
+
+
+@pytest.fixture
+async def correct(
+    copies: Copies, reference_source: str, learner_tests: list[str], outcomes: dict[str, Outcome]
+) -> tuple[Copy, Outcome]:
+    """The learner's tests against the correct app."""
+    copy = copies.of("correct", reference_source)
+    if "correct" not in outcomes:
+        outcomes["correct"] = await run_all(copy, learner_tests)
+    return copy, outcomes["correct"]
+
+
+# -- the client fixture ------------------------------------------------------------------------
+
+
+async def through_fixtures(
+    copy: Copy, body: Callable[[Any, Any], Awaitable[None]]
+) -> BaseException | None:
+    """Run `body` as a test taking your `client` and `database` fixtures; what it raised."""
+    missing = [name for name in ("client", "database") if name not in fixtures_in(copy.module)]
+    if missing:
+        raise Failure(f"expected a fixture named `{missing[0]}` in your file")
+
+    async def test(client: Any, database: Any) -> None:
+        await body(client, database)
+
+    return await run(copy.module, test)
+
+
+def unexpected(error: BaseException | None) -> None:
+    if error is not None and not isinstance(error, Planted):
+        no_state = isinstance(error, AttributeError) and "'State' object" in str(error)
+        raise Failure(
+            f"a test using your client fixture raised {type(error).__name__}: {error}",
+            help=NO_LIFESPAN_HELP if no_state else None,
+        )
+
+
+async def test_client_gets_a_fresh_app(correct: tuple[Copy, Outcome]) -> None:
+    """the client fixture gives each test a new app on a new database"""
+    copy, _ = correct
+    answers: list[Any] = []
+
+    async def write(client: Any, database: Any) -> None:
+        response = await client.put("/notes/fresh", json={"text": "from the first test"})
+        answers.append(response.status_code)
+
+    async def read(client: Any, database: Any) -> None:
+        answers.append((await client.get("/notes/fresh")).status_code)
+        answers.append((await client.get("/stats")).json())
+
+    unexpected(await through_fixtures(copy, write))
+    unexpected(await through_fixtures(copy, read))
+    expect_equal(
+        "PUT in one test, then GET and GET /stats in the next",
+        [200, 404, {"served": 2}],
+        answers,
+        help=FRESH_HELP,
+    )
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["passing", "failing"])
+async def test_client_shuts_down_after_the_test(correct: tuple[Copy, Outcome], fails: bool) -> None:
+    """the client's app runs on the database fixture during the test, and shuts down cleanly
+    after it, passed or failed"""
+    copy, _ = correct
+    during: list[list[str]] = []
+    databases: list[Any] = []
+
+    async def body(client: Any, database: Any) -> None:
+        await client.get("/stats")
+        during.append(list(database.events))
+        databases.append(database)
+        if fails:
+            raise Planted("the check's own test fails here, on purpose")
+
+    error = await through_fixtures(copy, body)
+    unexpected(error)
+    expect_equal(
+        "the database fixture's events during the test",
+        ["connected", "loaded"],
+        during[0],
+        help=NO_LIFESPAN_HELP if not during[0] else None,
+    )
+    expect_equal(
+        f"the database fixture's events after a {'failing' if fails else 'passing'} test",
+        ["connected", "loaded", "saved", "disconnected"],
+        list(databases[0].events),
+        help=TEARDOWN_HELP,
+    )
+    if fails:
+        expect(
+            isinstance(error, Planted),
+            "the test's failure did not reach pytest",
+            help=SWALLOWED_HELP,
+        )
+
+
+# -- your tests --------------------------------------------------------------------------------
+
+
+def test_enough_tests(learner_tests: list[str]) -> None:
+    """you wrote at least six tests, each an `async def test_…` taking fixtures of your file"""
+    expect(
+        len(learner_tests) >= MIN_TESTS,
+        f"expected at least {MIN_TESTS} tests, not {len(learner_tests)}",
+    )
+
+
+async def test_pass_on_correct_app(learner_tests: list[str], correct: tuple[Copy, Outcome]) -> None:
+    """your tests pass against the correct app"""
+    expect(learner_tests, "expected at least one test, not 0")
+    copy, outcome = correct
+    failed = [describe(name, exc, copy) for name, exc in outcome.errors.items() if exc]
+    if failed:
+        raise Failure(
+            "\n".join(failed),
+            help="Does the failing test expect something the contract does not promise?",
+        )
+
+
+@pytest.mark.stub_may_pass("the stub's harness starts no app at all, so it leaves none running")
+async def test_no_app_left_running(
+    copies: Copies,
+    reference_source: str,
+    learner_tests: list[str],
+    outcomes: dict[str, Outcome],
+) -> None:
+    """your tests shut down every app they start, even when they fail"""
+    copy = copies.of("broken", reference_source)
+    copy.module.router.routes.clear()  # every request now answers 404: tests fail
+    if "broken" not in outcomes:
+        outcomes["broken"] = await run_all(copy, learner_tests)
+    leaks = outcomes["broken"].leaks
+    if leaks:
+        raise Failure(
+            "\n".join(
+                f"{name} left {count} database{'s' if count > 1 else ''} connected"
+                + (" when it failed" if outcomes["broken"].errors[name] else "")
+                for name, count in leaks.items()
+            ),
+            help=LEAK_HELP,
+        )
+
+
+def describe_bug(path: Path) -> str:
+    """The bug a seeded app carries: the sentence heading its diff."""
+    return variants.read(path).sentence if path.suffix == ".diff" else path.stem
+
+
+def app_source(path: Path, reference_source: str) -> str:
+    """The bug-seeded file: the reference with the diff applied (or a whole file, as given)."""
+    if path.suffix == ".diff":
+        return variants.apply(variants.read(path), reference_source)
+    return path.read_text(encoding="utf-8")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "seeded" in metafunc.fixturenames:
+        apps = seeded_apps(metafunc.config, SEEDED)
+        params = [pytest.param(path, describe_bug(path), id=path.stem) for path in apps]
+        metafunc.parametrize(("seeded", "bug"), params)
+
+
+async def test_catches_bug(
+    copies: Copies,
+    reference_source: str,
+    learner_tests: list[str],
+    correct: tuple[Copy, Outcome],
+    seeded: Path,
+    bug: str,
+) -> None:
+    """your tests catch an app that {bug}"""
+    _, outcome = correct
+    trusted = [name for name, exc in outcome.errors.items() if exc is None]
+    expect(trusted, "none of your tests passes against the correct app, so none can catch a bug")
+    try:
+        copy = copies.of(f"seeded_{seeded.stem}", app_source(seeded, reference_source))
+    except DoesNotLoad:
+        return  # the correct app loads in the same file: this one fails every test at import
+    buggy = await run_all(copy, trusted)
+    expect(
+        any(buggy.errors.values()),
+        f"none of your tests that pass against the correct app failed against an app that {bug}",
+    )
