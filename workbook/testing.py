@@ -188,7 +188,7 @@ async def client_for(
         async with _client(app, raise_app_exceptions) as client:
             yield client
         return
-    manager = LifespanManager(app, startup_timeout=STARTUP_TIMEOUT)
+    manager = LifespanManager(_state_per_request(app), startup_timeout=STARTUP_TIMEOUT)
     try:
         await manager.__aenter__()
     except Exception as exc:
@@ -198,6 +198,22 @@ async def client_for(
             yield client
     finally:
         await manager.__aexit__(None, None, None)
+
+
+def _state_per_request(app: Any) -> Any:
+    """``app`` whose requests each get a shallow copy of the lifespan state, as servers give.
+
+    Uvicorn and Starlette's TestClient copy the state into every request's scope;
+    asgi-lifespan hands every request the same dict, so without this copy a value a
+    request assigns to ``request.state`` would show in the next one, here only.
+    """
+
+    async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan" and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return serve
 
 
 def _client(app: Any, raise_app_exceptions: bool) -> httpx.AsyncClient:

@@ -33,6 +33,7 @@ def test_loads_modules_and_exercises_in_order(sample):
     assert greeting.stub(sample) == sample / "exercises/01_basics/01_greeting.py"
     assert [p.name for p in greeting.known_wrong(sample)] == [
         "01_greeting__any_method.diff",
+        "01_greeting__wrong_key.diff",
         "01_greeting__wrong_word.diff",
     ]
 
