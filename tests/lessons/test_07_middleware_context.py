@@ -82,15 +82,26 @@ def shop_log() -> Iterator[io.StringIO]:
 
 @contextmanager
 def configured(config: dict[str, Any]) -> Iterator[None]:
-    """Logging configured with `config`; the root logger as it was afterwards."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
+    """Logging configured with `config` as in a fresh process; all as it was afterwards.
+
+    Other tests in this worker may have run uvicorn with its default logging (or with
+    `access_log=False`), which leaves uvicorn's loggers with handlers of their own and
+    `propagate` off: a fresh process starts without either.
+    """
+    loggers = [
+        logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error")
+    ]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    for logger in loggers[1:]:
+        logger.handlers[:], logger.propagate, logger.disabled = [], True, False
+        logger.setLevel(logging.NOTSET)
     try:
         logging.config.dictConfig(config)
         yield
     finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
+        for logger, handlers, level, propagate, disabled in saved:
+            logger.handlers[:], logger.propagate, logger.disabled = handlers, propagate, disabled
+            logger.setLevel(level)
 
 
 @asynccontextmanager
