@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 from asgi_lifespan import LifespanManager
 
 BODY_EXCERPT = 300
 DIFF_LINES = 40
 STARTUP_TIMEOUT = 5.0
+HANG_GUARD = 5.0  # seconds: a guard against an app that never answers, never a measurement
+SERVER_SCOPE: dict[str, Any] = {  # what a server puts in every HTTP scope it makes here
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "scheme": "http",
+    "root_path": "",
+    "client": ("127.0.0.1", 50000),
+    "server": ("test", 80),
+}
 
 
 class Failure(AssertionError):
@@ -182,7 +193,7 @@ async def client_for(
     the test: the client gets what the app sent, a 500 when the error came before the
     response started, or the started response with its body cut short when it came later.
     The transport buffers the whole body: to see a stream chunk by chunk, drive the app
-    with a receive/send pair of your own.
+    with :class:`RawExchange` or :func:`serve_raw`.
     """
     if not lifespan:
         async with _client(app, raise_app_exceptions) as client:
@@ -219,3 +230,105 @@ def _state_per_request(app: Any) -> Any:
 def _client(app: Any, raise_app_exceptions: bool) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+class RawExchange:
+    """One HTTP request driven through an app with our own ``receive`` and ``send``.
+
+    For checks that must see what a server sees, as the app sends it: httpx's
+    ``ASGITransport`` (and so :func:`client_for`) buffers the whole body and lets the app
+    finish before the test gets any of it.  Here every message the app sends is recorded in
+    ``messages`` and handed to ``on_send`` the moment it is sent, so a check can read a
+    stream chunk by chunk or interleave the messages with the app's own events; ``receive``
+    hands over an empty request body, then waits, as a connected client does, until
+    :meth:`disconnect`.  :meth:`run` keeps what the app raises in ``raised``, where a server
+    would log it.  ``path`` may carry a query (``/notes?page=2``).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        on_send: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        route, _, query = path.partition("?")
+        self.scope: dict[str, Any] = {
+            **SERVER_SCOPE,
+            "method": method,
+            "path": route,
+            "raw_path": route.encode(),
+            "query_string": query.encode(),
+            "headers": [(b"host", b"test"), *headers],
+        }
+        self.messages: list[dict[str, Any]] = []
+        self.raised: Exception | None = None
+        self._on_send = on_send
+        self._requested = False
+        self._disconnected = anyio.Event()
+
+    @property
+    def starts(self) -> list[dict[str, Any]]:
+        """The ``http.response.start`` messages sent, in order (more than one is a bug)."""
+        return [message for message in self.messages if message["type"] == "http.response.start"]
+
+    @property
+    def status(self) -> int | None:
+        """The status of the first response start, the one a client gets."""
+        return self.starts[0]["status"] if self.starts else None
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` in the first response start."""
+        wanted = name.lower().encode()
+        headers = self.starts[0]["headers"] if self.starts else []
+        return [value.decode("latin-1") for key, value in headers if key.lower() == wanted]
+
+    @property
+    def body(self) -> bytes:
+        """The body sent so far, all chunks together."""
+        chunks = [m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"]
+        return b"".join(chunks)
+
+    async def receive(self) -> dict[str, Any]:
+        if self._requested:
+            await self._disconnected.wait()
+            return {"type": "http.disconnect"}
+        self._requested = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        if self._on_send is not None:
+            await self._on_send(message)
+
+    def disconnect(self) -> None:
+        """The client leaves: ``receive`` answers ``http.disconnect`` from now on."""
+        self._disconnected.set()
+
+    async def run(self, app: Any) -> None:
+        """Serve the request with ``app``; what it raises goes to ``raised``, as to a server."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except Exception as exc:
+            self.raised = exc
+
+
+async def serve_raw(
+    app: Any,
+    path: str,
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    on_send: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    guard: float = HANG_GUARD,
+) -> RawExchange:
+    """GET ``path`` from ``app`` as a server would, its lifespan running; the exchange.
+
+    The client stays connected until the app is done.  ``guard`` only stops an app that
+    never finishes (``TimeoutError``): no check may depend on it.
+    """
+    exchange = RawExchange(path, headers=headers, on_send=on_send)
+    with anyio.fail_after(guard):
+        async with LifespanManager(_state_per_request(app)) as manager:
+            await exchange.run(manager.app)
+    return exchange

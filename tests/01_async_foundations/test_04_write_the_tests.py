@@ -9,8 +9,8 @@ always fails proves nothing.  Each seeded diff opens with the sentence naming it
 
 import ast
 import inspect
-import traceback
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,9 +21,19 @@ import pytest
 from fastapi import FastAPI
 
 from workbook import variants
+from workbook.learner_tests import (
+    TEST_TIMEOUT_S,
+    app_source,
+    defined_tests,
+    describe,
+    expect_all_pass,
+    expect_caught,
+    expect_enough,
+    parametrize_seeded,
+    trusted,
+)
 from workbook.loader import load
-from workbook.plugin import seeded_apps
-from workbook.testing import Failure, client_for, expect
+from workbook.testing import Failure, client_for
 
 SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.diff"))
 STUB_CATCHES = {  # seeded apps the stub's one example test already catches, and why
@@ -31,7 +41,6 @@ STUB_CATCHES = {  # seeded apps the stub's one example test already catches, and
     "unknown_detail": "the stub's example test checks the detail of an unknown slug's 404",
 }
 MIN_TESTS = 4
-TEST_TIMEOUT_S = 2.0
 
 LearnerTest = Callable[[httpx.AsyncClient], Coroutine[Any, Any, None]]
 
@@ -50,18 +59,14 @@ def seeded_app(path: Path, reference: ModuleType, folder: Path) -> ModuleType:
     target = folder / f"{path.stem}.py"
     if not target.exists():
         original = Path(reference.__file__).read_text(encoding="utf-8")
-        target.write_text(variants.apply(variants.read(path), original), encoding="utf-8")
+        target.write_text(app_source(path, original), encoding="utf-8")
     return load(target)
 
 
 @pytest.fixture(scope="module")
 def learner_tests(exercise: ModuleType) -> dict[str, LearnerTest]:
     """The learner's tests by name; every check needs them in a shape it can run."""
-    tests = {
-        name: value
-        for name, value in vars(exercise).items()
-        if name.startswith("test_") and callable(value)
-    }
+    tests = defined_tests(exercise)
     misshapen = [
         name
         for name, test in tests.items()
@@ -88,18 +93,6 @@ async def run(test: LearnerTest, create_app: Callable[[], FastAPI]) -> BaseExcep
     return None
 
 
-def describe(name: str, exc: BaseException, source: str) -> str:
-    """`test_x` failed at line 12: assert r.status_code == 201 (AssertionError)."""
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == source
-    ]
-    where = f" at line {frames[-1].lineno}: {frames[-1].line}" if frames else ""
-    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, TimeoutError):
-        reason = f"it did not finish within {TEST_TIMEOUT_S:g} s"
-    return f"{name} failed{where} ({reason})"
-
-
 async def passing(
     tests: dict[str, LearnerTest], create_app: Callable[[], FastAPI]
 ) -> dict[str, BaseException | None]:
@@ -109,10 +102,7 @@ async def passing(
 
 def test_enough_tests(learner_tests: dict[str, LearnerTest]) -> None:
     """you wrote at least four tests, each an `async def test_…(client)`"""
-    expect(
-        len(learner_tests) >= MIN_TESTS,
-        f"expected at least {MIN_TESTS} tests, not {len(learner_tests)}",
-    )
+    expect_enough(learner_tests, MIN_TESTS)
 
 
 @pytest.mark.stub_may_pass("the stub's one example test passes against the correct app")
@@ -120,29 +110,12 @@ async def test_pass_on_correct_app(
     exercise: ModuleType, reference: ModuleType, learner_tests: dict[str, LearnerTest]
 ) -> None:
     """your tests pass against the correct app"""
-    expect(learner_tests, "expected at least one test, not 0")
     outcomes = await passing(learner_tests, reference.create_app)
-    failed = [describe(name, exc, exercise.__file__) for name, exc in outcomes.items() if exc]
-    if failed:
-        raise Failure(
-            "\n".join(failed),
-            help="Does the failing test expect something the contract does not promise?",
-        )
-
-
-def stub_may_pass(seeded: Path) -> list[pytest.MarkDecorator]:
-    reason = STUB_CATCHES.get(seeded.stem)
-    return [pytest.mark.stub_may_pass(reason)] if reason else []
+    expect_all_pass(learner_tests, outcomes, partial(describe, path=exercise.__file__))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "seeded" in metafunc.fixturenames:
-        apps = seeded_apps(metafunc.config, SEEDED)
-        params = [
-            pytest.param(path, describe_bug(path), id=path.stem, marks=stub_may_pass(path))
-            for path in apps
-        ]
-        metafunc.parametrize(("seeded", "bug"), params)
+    parametrize_seeded(metafunc, SEEDED, stub_catches=STUB_CATCHES, describe=describe_bug)
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +133,6 @@ async def test_catches_bug(
 ) -> None:
     """your tests catch an app that {bug}"""
     correct = await passing(learner_tests, reference.create_app)
-    trusted = {name: learner_tests[name] for name, exc in correct.items() if exc is None}
-    expect(trusted, "none of your tests passes against the correct app, so none can catch a bug")
-    buggy = await passing(trusted, seeded_app(seeded, reference, seeded_folder).create_app)
-    expect(
-        any(buggy.values()),
-        f"none of your tests that pass against the correct app failed against an app that {bug}",
-    )
+    tests = {name: learner_tests[name] for name in trusted(correct)}
+    buggy = await passing(tests, seeded_app(seeded, reference, seeded_folder).create_app)
+    expect_caught(buggy, bug)

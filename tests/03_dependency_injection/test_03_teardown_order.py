@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import anyio
 import pytest
-from asgi_lifespan import LifespanManager
 
-from workbook.testing import Failure, expect_equal, provide
+from workbook.testing import Failure, expect_equal, provide, serve_raw
 
 SENT = "sent "  # the checks' own entries: what the app sent, and when
 STATUS = SENT + "status {}"
@@ -65,52 +63,24 @@ class Exchange:
         self.status: int | None = None
         self.body = b""
 
+    async def record(self, message: dict[str, Any]) -> None:
+        """Write a message the app sent into the log, as it is sent."""
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.log.append(STATUS.format(message["status"]))
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+            if not message.get("more_body", False):
+                self.log.append(END)
+            elif self.log[-1:] != [CHUNK]:  # a run of chunks is one entry
+                self.log.append(CHUNK)
+
 
 async def call(app: Any, url: str, exchange: Exchange) -> None:
     """GET `url` through a real ASGI receive/send pair that records into the log."""
-    path, _, query = url.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
-    request_sent = False
-    never = anyio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal request_sent
-        if not request_sent:
-            request_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await never.wait()  # the client stays connected until the checks are done
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            exchange.status = message["status"]
-            exchange.log.append(STATUS.format(message["status"]))
-        elif message["type"] == "http.response.body":
-            exchange.body += message.get("body", b"")
-            if not message.get("more_body", False):
-                exchange.log.append(END)
-            elif exchange.log[-1:] != [CHUNK]:  # a run of chunks is one entry
-                exchange.log.append(CHUNK)
-
-    with anyio.fail_after(WAIT_S):
-        async with LifespanManager(app) as manager:
-            try:
-                await manager.app(scope, receive, send)
-            except Exception as exc:  # a real server answers 500 and logs it
-                exchange.log.append(RAISED.format(type(exc).__name__))
+    sent = await serve_raw(app, url, on_send=exchange.record, guard=WAIT_S)
+    if sent.raised is not None:  # a real server answers 500 and logs it
+        exchange.log.append(RAISED.format(type(sent.raised).__name__))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import fastapi.routing
 import pytest
 from asgi_lifespan import LifespanManager
 
-from workbook.testing import Failure, expect, expect_equal, provide
+from workbook.testing import Failure, RawExchange, expect, expect_equal, provide
 
 GUARD = 3.0  # seconds: only a hang guard, no check depends on it
 MAX_EVENTS = 50
@@ -66,12 +66,12 @@ class Stream:
     """One GET request driven through the ASGI interface, read one event at a time."""
 
     def __init__(
-        self, status: int, headers: dict[str, str], messages: Any, raised: list[Exception]
+        self, status: int, headers: dict[str, str], messages: Any, exchange: RawExchange
     ) -> None:
         self.status = status
         self.headers = headers
         self._messages = messages
-        self._raised = raised  # what the app raised, once it has
+        self._exchange = exchange  # what the app raised, once it has, is its `raised`
         self._buffer = b""
         self.ended = False
 
@@ -86,8 +86,9 @@ class Stream:
         """The next event's bytes, up to and including its blank line."""
         while b"\n\n" not in self._buffer:
             if self.ended:
-                cause = f" (the app raised {describe(self._raised[0])})" if self._raised else ""
-                help = raised_help(self._raised) or LIVE
+                raised = self._exchange.raised
+                cause = f" (the app raised {describe(raised)})" if raised else ""
+                help = raised_help(raised) or LIVE
                 raise Failure(f"expected {waiting_for}, but the stream ended{cause}", help=help)
             try:
                 with anyio.fail_after(GUARD):
@@ -143,8 +144,8 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def raised_help(raised: list[Exception]) -> str | None:
-    if raised and describe(raised[0]).startswith("IndexError"):
+def raised_help(raised: Exception | None) -> str | None:
+    if raised and describe(raised).startswith("IndexError"):
         return BEYOND_INDEX
     return None
 
@@ -162,41 +163,14 @@ def event_ids(events: list[bytes]) -> list[str | None]:
 async def open_stream(app: Any, path: str, **headers: str) -> AsyncIterator[Stream]:
     """GET `path` as a server would: each message reaches the test the moment it is sent."""
     send, messages = anyio.create_memory_object_stream[dict[str, Any]]()  # no buffer
-    disconnected = anyio.Event()
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await disconnected.wait()
-        return {"type": "http.disconnect"}
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")]
-        + [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
-
-    raised: list[Exception] = []
+    sent_headers = [
+        (name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()
+    ]
+    exchange = RawExchange(path, headers=sent_headers, on_send=send.send)
 
     async def serve(app: Any) -> None:
         async with send:
-            try:
-                await app(scope, receive, send.send)
-            except Exception as exc:
-                raised.append(exc)
+            await exchange.run(app)
 
     failed: Exception | None = None
     async with LifespanManager(app) as manager, messages, anyio.create_task_group() as tasks:
@@ -205,16 +179,17 @@ async def open_stream(app: Any, path: str, **headers: str) -> AsyncIterator[Stre
             with anyio.fail_after(GUARD):
                 start = await messages.receive()
             sent = {name.decode().lower(): value.decode() for name, value in start["headers"]}
-            yield Stream(start["status"], sent, messages, raised)
+            yield Stream(start["status"], sent, messages, exchange)
         except (anyio.EndOfStream, TimeoutError):
-            error = f"it raised {describe(raised[0])}" if raised else "it sent nothing"
+            raised = exchange.raised
+            error = f"it raised {describe(raised)}" if raised else "it sent nothing"
             failed = Failure(
                 f"expected GET {path} to answer, but {error}", help=raised_help(raised)
             )
         except Exception as exc:  # raised again below, outside the task group
             failed = exc
         finally:
-            disconnected.set()
+            exchange.disconnect()
             try:
                 with anyio.fail_after(GUARD):
                     async for _ in messages:  # a server drops what comes after the client left

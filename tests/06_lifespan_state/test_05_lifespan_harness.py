@@ -13,31 +13,22 @@ fail.  The given Database class is watched in each copy: every database a test c
 must be disconnected by the time the test is over.
 """
 
-import inspect
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import anyio
 import pytest
-from _pytest.fixtures import FixtureFunctionDefinition
 from fastapi import FastAPI, Request
 
-from workbook import variants
-from workbook.loader import LoadError, load
-from workbook.plugin import seeded_apps
+from workbook import learner_tests
+from workbook.learner_tests import Copies, Copy, Outcome
 from workbook.testing import AppStartError, Failure, expect, expect_equal
 
 SEEDED = sorted((Path(__file__).parent / "seeded").glob("*.diff"))
-MARKERS = ("# --- the app under test", "# --- the tests")
 MIN_TESTS = 6
-TEST_TIMEOUT_S = 2.0
-BUILT_IN = "monkeypatch"  # the one pytest fixture the checks provide
-LEARNER_FAILURES = (Exception, pytest.fail.Exception, pytest.skip.Exception)
 TOKEN = "made by the lifespan"
 
 NO_LIFESPAN_HELP = (
@@ -80,8 +71,6 @@ LEAK_HELP = (
     "LifespanManager's __aenter__ itself? Start apps with `async with serve(...)` or the "
     "client fixture only."
 )
-
-LearnerTest = Callable[..., Coroutine[Any, Any, None]]
 
 
 class Outage(Exception):
@@ -149,7 +138,7 @@ def open_serve(serve: Callable[[Any], Any], app: FastAPI) -> Any:
 async def enter(serve: Callable[[Any], Any], app: FastAPI, log: list[str]) -> Any:
     """`async with serve(app) as client` up to the block, which needs the app started."""
     context = open_serve(serve, app)
-    with anyio.fail_after(TEST_TIMEOUT_S):
+    with anyio.fail_after(learner_tests.TEST_TIMEOUT_S):
         client = await context.__aenter__()
     if not log:
         await leave(context)
@@ -164,7 +153,7 @@ async def enter(serve: Callable[[Any], Any], app: FastAPI, log: list[str]) -> An
 async def leave(context: Any, error: BaseException | None = None) -> BaseException | None:
     """Leave the block (raising `error` in it, if given); what came out of serve, if anything."""
     try:
-        with anyio.fail_after(TEST_TIMEOUT_S):
+        with anyio.fail_after(learner_tests.TEST_TIMEOUT_S):
             if error is None:
                 await context.__aexit__(None, None, None)
             else:
@@ -224,7 +213,7 @@ async def test_startup_failure_comes_out(exercise: ModuleType) -> None:
     planted = Outage("the probe's start-up fails here, on purpose")
     context = open_serve(serve_of(exercise), probe_app(log, fail_start=planted))
     try:
-        with anyio.fail_after(TEST_TIMEOUT_S):
+        with anyio.fail_after(learner_tests.TEST_TIMEOUT_S):
             await context.__aenter__()
     except Outage as exc:
         expect(exc is planted, "expected the start-up's own Outage to come out, not a copy")
@@ -277,257 +266,51 @@ async def test_state_is_copied_per_request(exercise: ModuleType) -> None:
     )
 
 
-# -- copies of the learner's file with another app under test ------------------------------
+# -- the learner's tests, their databases watched ---------------------------------------------
 
 
-def markers(source: str) -> tuple[int, int]:
-    """The 0-based lines of the two marker comments."""
-    lines = source.splitlines()
-    found = [[n for n, line in enumerate(lines) if line.startswith(mark)] for mark in MARKERS]
-    if any(len(where) != 1 for where in found) or found[0] > found[1]:
-        raise Failure(
-            f"expected the marker comments {MARKERS[0]!r} and {MARKERS[1]!r} once each, "
-            "in that order",
-            help="Did you remove or copy a marker comment? The checks put other apps between them.",
-        )
-    return found[0][0], found[1][0]
+class Databases:
+    """Which of a copy's databases are connected, whatever their class: every database a
+    test connects must be disconnected by the time the test is over."""
 
+    def __init__(self, copy: Copy) -> None:
+        database = getattr(copy.module, "Database", None)
+        if not isinstance(database, type):
+            raise Failure("expected the given Database class in your file, as it was")
+        connect, disconnect = database.connect, database.disconnect
+        self.connected: dict[int, Any] = {}  # databases not yet disconnected
 
-@dataclass
-class Copy:
-    """The learner's file, loaded with another app under test, its databases watched."""
+        async def watched_connect(db: Any) -> None:
+            await connect(db)
+            self.connected[id(db)] = db
 
-    module: ModuleType
-    path: Path
-    tests_start: int  # 1-based line where the tests begin in the copy
-    offset: int  # how many lines lower the tests sit than in the learner's file
-    connected: dict[int, Any] = field(default_factory=dict)  # databases not yet disconnected
-    opened: int = 0  # databases ever connected
+        async def watched_disconnect(db: Any) -> None:
+            await disconnect(db)
+            self.connected.pop(id(db), None)
 
-    def learner_line(self, line: int) -> int:
-        return line - self.offset if line >= self.tests_start else line
+        database.connect = watched_connect
+        database.disconnect = watched_disconnect
 
+    def before_test(self) -> None:
+        self.connected.clear()
 
-def watch(copy: Copy) -> None:
-    """Record which of the copy's databases are connected, whatever their class."""
-    database = getattr(copy.module, "Database", None)
-    if not isinstance(database, type):
-        raise Failure("expected the given Database class in your file, as it was")
-    connect, disconnect = database.connect, database.disconnect
-
-    async def watched_connect(self: Any) -> None:
-        await connect(self)
-        copy.connected[id(self)] = self
-        copy.opened += 1
-
-    async def watched_disconnect(self: Any) -> None:
-        await disconnect(self)
-        copy.connected.pop(id(self), None)
-
-    database.connect = watched_connect
-    database.disconnect = watched_disconnect
-
-
-class DoesNotLoad(Failure):
-    """A copy of the learner's file that cannot be imported."""
-
-
-class Copies:
-    """Builds each copy once per run, in a folder of its own."""
-
-    def __init__(self, learner: str, folder: Path) -> None:
-        self.learner = learner
-        self.folder = folder
-        self.made: dict[str, Copy] = {}
-
-    def of(self, name: str, app_source: str) -> Copy:
-        if name not in self.made:
-            mine, app = self.learner.splitlines(), app_source.splitlines()
-            (my_start, my_end), (app_start, app_end) = markers(self.learner), markers(app_source)
-            lines = mine[:my_start] + app[app_start:app_end] + mine[my_end:]
-            path = self.folder / f"{name}.py"
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            try:
-                module = load(path)
-            except LoadError as exc:
-                raise DoesNotLoad(
-                    f"your file, with the app under test put back, does not load: {exc.message}"
-                ) from None
-            offset = (app_end - app_start) - (my_end - my_start)
-            copy = Copy(module, path, app_end - app_start + my_start + 1, offset)
-            watch(copy)
-            self.made[name] = copy
-        return self.made[name]
-
-
-# -- running the learner's tests the way pytest would --------------------------------------
-
-
-def fixtures_in(module: ModuleType) -> dict[str, Callable[..., Any]]:
-    """The fixtures a file defines, by name, as the functions they wrap."""
-    return {
-        value.name: value.__wrapped__
-        for value in vars(module).values()
-        if isinstance(value, FixtureFunctionDefinition)
-    }
-
-
-def learner_tests_of(module: ModuleType) -> dict[str, LearnerTest]:
-    return {
-        name: value
-        for name, value in vars(module).items()
-        if name.startswith("test_") and callable(value)
-    }
-
-
-async def run(module: ModuleType, test: Callable[..., Awaitable[None]]) -> BaseException | None:
-    """Run one test with its fixtures, torn down afterwards; what it raised, if anything."""
-    fixtures = fixtures_in(module)
-    values: dict[str, Any] = {}
-    finalizers: list[Callable[[], Awaitable[None]]] = []
-
-    async def value(name: str) -> Any:
-        if name in values:
-            return values[name]
-        if name == BUILT_IN:
-            patch = pytest.MonkeyPatch()
-            finalizers.append(lambda: _call(patch.undo))
-            values[name] = patch
-            return patch
-        if name not in fixtures:
-            raise Failure(f"no fixture named {name!r} in your file")
-        function = fixtures[name]
-        kwargs = {param: await value(param) for param in inspect.signature(function).parameters}
-        if inspect.isasyncgenfunction(function):
-            agen = function(**kwargs)
-            values[name] = await agen.__anext__()
-            finalizers.append(lambda: _finish_async(agen, name))
-        elif inspect.isgeneratorfunction(function):
-            gen = function(**kwargs)
-            values[name] = next(gen)
-            finalizers.append(lambda: _call(_finish, gen, name))
-        elif inspect.iscoroutinefunction(function):
-            values[name] = await function(**kwargs)
-        else:
-            values[name] = function(**kwargs)
-        return values[name]
-
-    error: BaseException | None = None
-    try:
-        with anyio.fail_after(TEST_TIMEOUT_S):
-            kwargs = {param: await value(param) for param in inspect.signature(test).parameters}
-            await test(**kwargs)
-    except LEARNER_FAILURES as exc:  # a failing test: an assert, an error, a timeout
-        error = exc
-    with anyio.move_on_after(TEST_TIMEOUT_S) as teardown:
-        for finalize in reversed(finalizers):
-            try:
-                await finalize()
-            except LEARNER_FAILURES as exc:
-                error = error or exc
-    if teardown.cancelled_caught:
-        error = error or TimeoutError("a fixture's teardown did not finish")
-    return error
-
-
-async def _call(function: Callable[..., Any], *args: Any) -> None:
-    function(*args)
-
-
-def _finish(gen: Any, name: str) -> None:
-    try:
-        next(gen)
-    except StopIteration:
-        return
-    raise RuntimeError(f"fixture {name!r} yielded twice")
-
-
-async def _finish_async(agen: Any, name: str) -> None:
-    try:
-        await agen.__anext__()
-    except StopAsyncIteration:
-        return
-    raise RuntimeError(f"fixture {name!r} yielded twice")
-
-
-@dataclass
-class Outcome:
-    """What each learner test did against one copy."""
-
-    errors: dict[str, BaseException | None] = field(default_factory=dict)
-    leaks: dict[str, int] = field(default_factory=dict)  # databases left connected, by test
-
-
-async def run_all(copy: Copy, names: list[str]) -> Outcome:
-    """Run the learner's tests in order; note the databases each one left connected."""
-    outcome = Outcome()
-    tests = learner_tests_of(copy.module)
-    for name in names:
-        copy.connected.clear()
-        outcome.errors[name] = await run(copy.module, tests[name])
-        if copy.connected:
-            outcome.leaks[name] = len(copy.connected)
-    return outcome
-
-
-def describe(name: str, exc: BaseException, copy: Copy) -> str:
-    """`test_x` failed at line 12: assert r.status_code == 401 (AssertionError)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(copy.path)]
-    where = ""
-    if frames:
-        where = f" at line {copy.learner_line(frames[-1].lineno or 0)}: {frames[-1].line}"
-    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, TimeoutError):
-        reason = f"it did not finish within {TEST_TIMEOUT_S:g} s"
-    return f"{name} failed{where} ({reason})"
-
-
-# -- fixtures of these checks -----------------------------------------------------------
+    def after_test(self) -> int:
+        return len(self.connected)  # databases left connected
 
 
 @pytest.fixture(scope="module")
-def learner_tests(exercise: ModuleType) -> list[str]:
-    """The learner's tests, in the order written; every check needs them runnable."""
-    fixtures = fixtures_in(exercise)
-    tests = learner_tests_of(exercise)
-    for name, test in tests.items():
-        unknown = [p for p in inspect.signature(test).parameters if p not in {*fixtures, BUILT_IN}]
-        if not inspect.iscoroutinefunction(test) or unknown:
-            raise Failure(
-                f"expected every test to be an `async def test_…` whose parameters are "
-                f"fixtures of your file (or monkeypatch), unlike {name}",
-                help="Does a test ask for a pytest fixture such as tmp_path, or is it a "
-                "plain def? The checks provide only your own fixtures and monkeypatch.",
-            )
-    return list(tests)
-
-
-@pytest.fixture(scope="module")
-def copies(exercise: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Copies:
-    learner = Path(exercise.__file__).read_text(encoding="utf-8")
-    return Copies(learner, tmp_path_factory.mktemp("copies"))
-
-
-@pytest.fixture(scope="module")
-def reference_source(reference: ModuleType) -> str:
-    return Path(reference.__file__).read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def outcomes() -> dict[str, Outcome]:
-    """Each copy's outcome, computed once per run."""
-    return {}
+def copies(
+    exercise: ModuleType, reference: ModuleType, tmp_path_factory: pytest.TempPathFactory
+) -> Copies[int]:
+    """The learner's tests, in the order written, run in copies of their file."""
+    return Copies(exercise, reference, tmp_path_factory.mktemp("copies"), Databases)
 
 
 @pytest.fixture
-async def correct(
-    copies: Copies, reference_source: str, learner_tests: list[str], outcomes: dict[str, Outcome]
-) -> tuple[Copy, Outcome]:
+async def correct(copies: Copies[int]) -> tuple[Copy, Outcome[int]]:
     """The learner's tests against the correct app."""
-    copy = copies.of("correct", reference_source)
-    if "correct" not in outcomes:
-        outcomes["correct"] = await run_all(copy, learner_tests)
-    return copy, outcomes["correct"]
+    copy = copies.of("correct")
+    return copy, await copies.outcome(copy)
 
 
 # -- the client fixture ------------------------------------------------------------------------
@@ -537,14 +320,15 @@ async def through_fixtures(
     copy: Copy, body: Callable[[Any, Any], Awaitable[None]]
 ) -> BaseException | None:
     """Run `body` as a test taking your `client` and `database` fixtures; what it raised."""
-    missing = [name for name in ("client", "database") if name not in fixtures_in(copy.module)]
+    fixtures = learner_tests.fixtures_in(copy.module)
+    missing = [name for name in ("client", "database") if name not in fixtures]
     if missing:
         raise Failure(f"expected a fixture named `{missing[0]}` in your file")
 
     async def test(client: Any, database: Any) -> None:
         await body(client, database)
 
-    return await run(copy.module, test)
+    return await learner_tests.run(copy.module, test)
 
 
 def unexpected(error: BaseException | None) -> None:
@@ -619,87 +403,42 @@ async def test_client_shuts_down_after_the_test(correct: tuple[Copy, Outcome], f
 # -- your tests --------------------------------------------------------------------------------
 
 
-def test_enough_tests(learner_tests: list[str]) -> None:
+def test_enough_tests(copies: Copies[Any]) -> None:
     """you wrote at least six tests, each an `async def test_…` taking fixtures of your file"""
-    expect(
-        len(learner_tests) >= MIN_TESTS,
-        f"expected at least {MIN_TESTS} tests, not {len(learner_tests)}",
-    )
+    learner_tests.expect_enough(copies.tests, MIN_TESTS)
 
 
-async def test_pass_on_correct_app(learner_tests: list[str], correct: tuple[Copy, Outcome]) -> None:
+async def test_pass_on_correct_app(copies: Copies[Any], correct: tuple[Copy, Outcome]) -> None:
     """your tests pass against the correct app"""
-    expect(learner_tests, "expected at least one test, not 0")
     copy, outcome = correct
-    failed = [describe(name, exc, copy) for name, exc in outcome.errors.items() if exc]
-    if failed:
-        raise Failure(
-            "\n".join(failed),
-            help="Does the failing test expect something the contract does not promise?",
-        )
+    learner_tests.expect_all_pass(copies.tests, outcome.errors, copy.describe)
 
 
 @pytest.mark.stub_may_pass("the stub's harness starts no app at all, so it leaves none running")
-async def test_no_app_left_running(
-    copies: Copies,
-    reference_source: str,
-    learner_tests: list[str],
-    outcomes: dict[str, Outcome],
-) -> None:
+async def test_no_app_left_running(copies: Copies[int]) -> None:
     """your tests shut down every app they start, even when they fail"""
-    copy = copies.of("broken", reference_source)
+    copy = copies.of("broken")
     copy.module.router.routes.clear()  # every request now answers 404: tests fail
-    if "broken" not in outcomes:
-        outcomes["broken"] = await run_all(copy, learner_tests)
-    leaks = outcomes["broken"].leaks
-    if leaks:
-        raise Failure(
-            "\n".join(
-                f"{name} left {count} database{'s' if count > 1 else ''} connected"
-                + (" when it failed" if outcomes["broken"].errors[name] else "")
-                for name, count in leaks.items()
-            ),
-            help=LEAK_HELP,
-        )
-
-
-def describe_bug(path: Path) -> str:
-    """The bug a seeded app carries: the sentence heading its diff."""
-    return variants.read(path).sentence if path.suffix == ".diff" else path.stem
-
-
-def app_source(path: Path, reference_source: str) -> str:
-    """The bug-seeded file: the reference with the diff applied (or a whole file, as given)."""
-    if path.suffix == ".diff":
-        return variants.apply(variants.read(path), reference_source)
-    return path.read_text(encoding="utf-8")
+    broken = await copies.outcome(copy)
+    learner_tests.expect_no_leaks(
+        broken,
+        lambda count: f"{count} database{'s' if count > 1 else ''} connected",
+        help=LEAK_HELP,
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "seeded" in metafunc.fixturenames:
-        apps = seeded_apps(metafunc.config, SEEDED)
-        params = [pytest.param(path, describe_bug(path), id=path.stem) for path in apps]
-        metafunc.parametrize(("seeded", "bug"), params)
+    learner_tests.parametrize_seeded(metafunc, SEEDED)
 
 
 async def test_catches_bug(
-    copies: Copies,
-    reference_source: str,
-    learner_tests: list[str],
-    correct: tuple[Copy, Outcome],
-    seeded: Path,
-    bug: str,
+    copies: Copies[int], correct: tuple[Copy, Outcome[int]], seeded: Path, bug: str
 ) -> None:
     """your tests catch an app that {bug}"""
     _, outcome = correct
-    trusted = [name for name, exc in outcome.errors.items() if exc is None]
-    expect(trusted, "none of your tests passes against the correct app, so none can catch a bug")
+    passing = learner_tests.trusted(outcome.errors)
     try:
-        copy = copies.of(f"seeded_{seeded.stem}", app_source(seeded, reference_source))
-    except DoesNotLoad:
+        copy = copies.seeded(seeded)
+    except learner_tests.DoesNotLoad:
         return  # the correct app loads in the same file: this one fails every test at import
-    buggy = await run_all(copy, trusted)
-    expect(
-        any(buggy.errors.values()),
-        f"none of your tests that pass against the correct app failed against an app that {bug}",
-    )
+    learner_tests.expect_caught((await copies.outcome(copy, passing)).errors, bug)

@@ -17,16 +17,17 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi.responses import StreamingResponse
 
 from workbook.testing import (
     Failure,
+    RawExchange,
     client_for,
     expect,
     expect_equal,
     expect_header,
     expect_json,
+    serve_raw,
 )
 
 HEADER = "X-Request-ID"
@@ -186,70 +187,9 @@ def records_help(rows: list[tuple[str, str]]) -> str:
 # -- a server's view: the messages sent and the exception raised --------------------------
 
 
-class Exchange:
-    """One request through a raw ASGI receive/send pair."""
-
-    def __init__(self) -> None:
-        self.starts: list[dict[str, Any]] = []
-        self.body = b""
-        self.raised: BaseException | None = None
-
-    @property
-    def status(self) -> int | None:
-        return self.starts[0]["status"] if self.starts else None
-
-    def header_values(self, name: str) -> list[str]:
-        if not self.starts:
-            return []
-        wanted = name.lower().encode()
-        return [
-            value.decode("latin-1")
-            for key, value in self.starts[0]["headers"]
-            if key.lower() == wanted
-        ]
-
-
-async def serve(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Exchange:
+async def serve(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> RawExchange:
     """GET `path` as a server would, keeping whatever the app raises."""
-    exchange = Exchange()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
-    requested = False
-    never = anyio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await never.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            exchange.starts.append(message)
-        elif message["type"] == "http.response.body":
-            exchange.body += message.get("body", b"")
-
-    with anyio.fail_after(GUARD):
-        async with LifespanManager(app) as manager:
-            try:
-                await manager.app(scope, receive, send)
-            except Exception as exc:  # a server logs it and closes the connection
-                exchange.raised = exc
-    return exchange
+    return await serve_raw(app, path, headers=headers, guard=GUARD)
 
 
 # -- which id a request gets ---------------------------------------------------------------

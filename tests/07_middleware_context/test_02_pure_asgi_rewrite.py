@@ -12,13 +12,18 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Annotated, Any
 
-import anyio
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import Depends
 from fastapi.responses import StreamingResponse
 
-from workbook.testing import Failure, client_for, expect_equal, expect_header, expect_json
+from workbook.testing import (
+    Failure,
+    client_for,
+    expect_equal,
+    expect_header,
+    expect_json,
+    serve_raw,
+)
 
 GUARD = 5.0  # seconds: a hang guard only, no check depends on it
 ADA = [(b"x-api-key", b"key-ada")]
@@ -159,59 +164,30 @@ class Exchange:
     def header(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key == name.lower()]
 
-
-async def serve(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Exchange:
-    """GET `path` through a real receive/send pair; `send` writes into the timeline."""
-    exchange = Exchange()
-    route, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": route,
-        "raw_path": route.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"test"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
-    requested = False
-    never = anyio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await never.wait()  # the client stays until the app is done
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
+    async def record(self, message: dict[str, Any]) -> None:
+        """Keep a message the app sent, and write it into the timeline."""
         if message["type"] == "http.response.start":
-            exchange.status = message["status"]
-            exchange.headers = [
+            self.status = message["status"]
+            self.headers = [
                 (key.decode("latin-1").lower(), value.decode("latin-1"))
                 for key, value in message.get("headers", [])
             ]
-            users = exchange.header("x-user")
+            users = self.header("x-user")
             TIMELINE.events.append(f"sent status {message['status']} X-User {users}")
         elif message["type"] == "http.response.body":
             chunk = message.get("body", b"")
-            exchange.body += chunk
+            self.body += chunk
             if chunk:
                 TIMELINE.events.append(f"sent {chunk.decode(errors='replace')!r}")
             if not message.get("more_body", False):
                 TIMELINE.events.append("sent end of body")
 
-    with anyio.fail_after(GUARD):
-        async with LifespanManager(app) as manager:
-            try:
-                await manager.app(scope, receive, send)
-            except Exception as exc:  # a server logs it and closes the connection
-                exchange.raised = exc
+
+async def serve(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Exchange:
+    """GET `path` through a real receive/send pair; `send` writes into the timeline."""
+    exchange = Exchange()
+    raw = await serve_raw(app, path, headers=headers, on_send=exchange.record, guard=GUARD)
+    exchange.raised = raw.raised
     return exchange
 
 
