@@ -65,6 +65,7 @@ PRELOAD = (
     "asgi_lifespan._concurrency.asyncio",
     "hypothesis",
     "hypothesis.strategies",
+    "openapi_spec_validator",  # about 3 s to import: every module 08 suite needs it
     "pytest",
     "_pytest.debugging",
     "_pytest.faulthandler",
