@@ -37,7 +37,7 @@ FIXED_TESTS = ("tests/workbook", "tests/test_project.py")
 def per_exercise(loaded: catalog.Catalog, ids: list[str], jobs: int | None) -> list[tuple]:
     chosen = [e for e in loaded.exercises if not ids or any(i in e.id for i in ids)]
     rows = []
-    warm = Zygote(base_env(ROOT))
+    warm = Zygote(base_env(ROOT), eager=True)
     try:
         verify.verify(loaded, chosen[:1], launcher=warm, workers=jobs, whole_workbook=False)
         for exercise in chosen:  # the zygote is warm now: each figure is the exercise's own

@@ -20,7 +20,7 @@ CATALOG = catalog.load(ROOT)
 
 @pytest.fixture(scope="module")
 def warm() -> Iterator[Zygote]:
-    zygote = Zygote(base_env(ROOT))
+    zygote = Zygote(base_env(ROOT), eager=True)
     yield zygote
     zygote.close()
 

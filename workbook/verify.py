@@ -132,7 +132,7 @@ def _launcher(root: Path, given: Launcher | None) -> Iterator[Launcher]:
     if not zygote.available():
         yield ColdLauncher()
         return
-    warm = zygote.Zygote(base_env(root))
+    warm = zygote.Zygote(base_env(root), eager=True)
     try:
         yield warm
     finally:

@@ -65,7 +65,6 @@ PRELOAD = (
     "asgi_lifespan._concurrency.asyncio",
     "hypothesis",
     "hypothesis.strategies",
-    "openapi_spec_validator",  # about 3 s to import: every module 08 suite needs it
     "pytest",
     "_pytest.debugging",
     "_pytest.faulthandler",
@@ -87,6 +86,11 @@ PRELOAD = (
     "workbook.reporting",
     "workbook.testing",
 )
+# slow to import and needed by a few suites only (openapi-spec-validator takes about 3 s):
+# a zygote imports them once it has been idle for IDLE_S, so they never hold up a verdict;
+# a run forked before that imports them itself.  An eager zygote (verify's) takes them first.
+LATER = ("openapi_spec_validator",)
+IDLE_S = 1.0
 MESSAGE_BYTES = 1 << 16
 LISTEN_POLL_S = 0.5  # how often the listener looks whether the zygote is still alive
 READY_TIMEOUT_S = 60.0
@@ -154,10 +158,11 @@ def serve_once(fd: int) -> None:
         _child(sock, json.loads(data), fds, [])
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, *, eager: bool = False) -> None:
     """The zygote's loop: fork a child per request, report pids and exit statuses."""
     sock = socket.socket(fileno=fd)
-    _preload(ESSENTIAL + PRELOAD)
+    later = [] if eager else list(LATER)
+    _preload(ESSENTIAL + PRELOAD + (LATER if eager else ()))
     if threading.active_count() != 1:
         _send(sock, {"op": "refused", "why": "a preloaded module started a thread"})
         return
@@ -170,7 +175,13 @@ def serve(fd: int) -> None:
     selector.register(wake_read, selectors.EVENT_READ, "child")
     _send(sock, {"op": "ready"})
     while True:
-        for key, _ in selector.select():
+        events = selector.select(IDLE_S if later else None)
+        if not events and later:  # idle: a slow import now delays nobody
+            _preload((later.pop(0),))
+            if threading.active_count() != 1:
+                _send(sock, {"op": "refused", "why": "a preloaded module started a thread"})
+                return
+        for key, _ in events:
             if key.data == "child":
                 os.read(wake_read, 4096)
                 _reap(sock)
@@ -234,10 +245,13 @@ class ZygoteError(Exception):
 class Zygote:
     """Starts and talks to one zygote process; thread-safe."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, eager: bool = False) -> None:
+        """``eager``: import the LATER modules before the first run (for many runs, as
+        verify makes), rather than in the first idle moment (for a learner waiting)."""
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        command = [sys.executable, "-I", "-B", "-m", "workbook.zygote", str(theirs.fileno())]
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-m", "workbook.zygote", str(theirs.fileno())],
+            [*command, *(["--eager"] if eager else [])],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -385,4 +399,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--once":
         serve_once(int(sys.argv[2]))
     else:
-        serve(int(sys.argv[1]))
+        serve(int(sys.argv[1]), eager="--eager" in sys.argv[2:])
