@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib.util
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -73,6 +74,29 @@ def load(path: Path) -> ModuleType:
     if "__getattr__" not in vars(module):
         module.__getattr__ = _missing_name(source)  # type: ignore[method-assign]
     return module
+
+
+def load_copy(path: Path) -> ModuleType:
+    """A new copy of the module file at ``path`` on every call, its module state fresh.
+
+    Unlike :func:`load`, nothing is cached: for lessons' snippets, whose module-level logs
+    and counters each test wants empty.  The file's folder is importable while it runs, so
+    a snippet may import its neighbours.
+    """
+    copy = f"{module_name(path)}_copy_{next(_copies)}"
+    spec = importlib.util.spec_from_file_location(copy, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+_copies = itertools.count()
 
 
 def _missing_name(source: Path) -> Any:

@@ -1,7 +1,5 @@
 """Every snippet of lessons/03-dependency-injection.md runs and does what the page says."""
 
-import importlib.util
-import itertools
 import os
 import re
 import subprocess
@@ -18,6 +16,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import DependencyScopeError, FastAPIError
 
+from workbook.loader import load_copy
 from workbook.testing import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,18 +39,11 @@ TESTED = {
     "bulkhead.py",
     "override_fixture.py",
 }
-_copies = itertools.count()
 
 
 def fresh(filename: str) -> ModuleType:
     """A new copy of a snippet, so that its module-level logs and counters start empty."""
-    name = f"lesson03_{Path(filename).stem}_{next(_copies)}"
-    spec = importlib.util.spec_from_file_location(name, SNIPPETS / filename)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_copy(SNIPPETS / filename)
 
 
 TRACE = fresh("asgi_trace.py").trace

@@ -2,17 +2,14 @@
 
 import logging
 import re
-import socket
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import aiosqlite
-import anyio
 import httpx
 import pytest
-import uvicorn
 from fastapi import Cookie, Depends, FastAPI, HTTPException
 from fastapi.exceptions import (
     DependencyScopeError,
@@ -496,22 +493,11 @@ def test_testclient_raises_unless_told_otherwise():
     assert response.headers["content-type"] == PROBLEM_JSON
 
 
-async def test_a_real_server_logs_the_reraised_exception_a_second_time(caplog):
+async def test_a_real_server_logs_the_reraised_exception_a_second_time(caplog, real_server):
     caplog.set_level(logging.INFO)
     app = snippet("safe_500.py").app
-    config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        async with anyio.create_task_group() as group:
-            group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                while not server.started:  # noqa: ASYNC110 -- uvicorn has no event to wait on
-                    await anyio.sleep(0.01)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                response = await client.get("/reports/2026")
-            server.should_exit = True
+    async with real_server(app, access_log=False) as client:
+        response = await client.get("/reports/2026")
     assert response.status_code == 500
     correlation_id = response.json()["correlation_id"]
     errors = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR]

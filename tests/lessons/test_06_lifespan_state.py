@@ -1,8 +1,6 @@
 """Every snippet of lessons/06-lifespan-state.md runs and does what the page says."""
 
 import asyncio
-import importlib.util
-import itertools
 import os
 import re
 import signal
@@ -28,6 +26,7 @@ from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
+from workbook.loader import load_copy
 from workbook.testing import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,22 +44,11 @@ TESTED = {
     "no_on_event.py",
     "harness.py",
 }
-_copies = itertools.count()
 
 
 def fresh(filename: str) -> ModuleType:
-    """A new copy of a snippet, so that its module-level logs start empty."""
-    name = f"lesson06_{Path(filename).stem}_{next(_copies)}"
-    spec = importlib.util.spec_from_file_location(name, SNIPPETS / filename)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SNIPPETS))  # harness.py imports per_request.py
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SNIPPETS))
-    return module
+    """A new copy of a snippet, so that its module-level logs and counters start empty."""
+    return load_copy(SNIPPETS / filename)
 
 
 def legacy() -> ModuleType:

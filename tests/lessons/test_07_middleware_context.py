@@ -9,11 +9,10 @@ import json
 import logging
 import logging.config
 import re
-import socket
 import sys
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,26 +101,6 @@ def configured(config: dict[str, Any]) -> Iterator[None]:
         for logger, handlers, level, propagate, disabled in saved:
             logger.handlers[:], logger.propagate, logger.disabled = handlers, propagate, disabled
             logger.setLevel(level)
-
-
-@asynccontextmanager
-async def real_server(app: Any, **config: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """Serve `app` with uvicorn on a free local port; a client that talks to it over TCP."""
-    settings = {"log_config": None, "lifespan": "off", **config}
-    server = uvicorn.Server(uvicorn.Config(app, **settings))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        async with anyio.create_task_group() as group:
-            group.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                while not server.started:  # noqa: ASYNC110 -- uvicorn has no event to wait on
-                    await anyio.sleep(0.01)
-            try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                    yield client
-            finally:
-                server.should_exit = True
 
 
 # -- security_headers.py and wire.py: a pure ASGI middleware wraps `send` ----------------------
@@ -345,7 +324,7 @@ async def test_wrapping_the_app_puts_the_id_on_the_500_and_in_the_handler(neighb
     assert record.exc_info is not None
 
 
-async def test_uvicorn_writes_its_access_line_inside_the_middleware(capsys):
+async def test_uvicorn_writes_its_access_line_inside_the_middleware(capsys, real_server):
     module = snippet("request_id.py")
     with configured(module.LOGGING):  # uvicorn's own loggers now propagate to it
         async with real_server(module.app, log_config=module.LOGGING) as client:
@@ -663,7 +642,9 @@ def test_uvicorn_trusts_only_localhost_by_default(monkeypatch):
     assert httpx.ASGITransport(app=config.loaded_app).client == ("127.0.0.1", 123)  # trusted!
 
 
-async def test_uvicorn_puts_root_path_in_front_of_the_path_and_reads_forwarded_headers():
+async def test_uvicorn_puts_root_path_in_front_of_the_path_and_reads_forwarded_headers(
+    real_server,
+):
     api = snippet("proxy.py").api
     async with real_server(api, root_path="/billing") as client:
         answer = (await client.get("/invoices/7", headers=FORWARDED)).json()
@@ -865,7 +846,7 @@ async def test_an_exception_handler_for_500_runs_outside_the_added_middleware():
     assert seen == ["-"]
 
 
-async def test_uvicorns_exception_line_is_written_outside_the_middleware(capsys):
+async def test_uvicorns_exception_line_is_written_outside_the_middleware(capsys, real_server):
     module = snippet("request_id.py")
     with configured(module.LOGGING):
         async with real_server(module.app, log_config=module.LOGGING) as client:
