@@ -20,19 +20,23 @@ The contract (the checks rely on it):
   the missing-header error at `["header", "x-tenant"]` (FastAPI repeats it once per
   dependency that needs the header; how many times is not graded).
 - One request loads the tenant exactly once (one `fetch`), however many dependencies use
-  it; the next request loads it again (nothing is kept between requests).
+  it; the next request loads it again (nothing is kept between requests, not even the
+  news that a tenant is unknown).
 - Each panel reads the clock itself: one request reads it exactly three times, and each
   panel's `as_of` is its own reading (three different values; which panel reads first
   is free).
 - Every route of `app` (keep this name), including routes added later and routes of any
-  router included in it, requires an `X-API-Key` header naming a key of `API_KEYS`;
+  router included in it, requires an `X-API-Key` header naming a key of `API_KEYS`
+  (keep this name: it maps each key to its role and is read at each request, so a key
+  the checks add to it, with a role of their own such as "auditor", is valid at once);
   otherwise 401 `{"detail": "invalid API key"}` with the header `WWW-Authenticate: APIKey`.
   The key is checked before anything else runs: a request without a valid key gets 401
   whatever else is wrong with it, and loads no tenant.
 - Every route of `admin_router` (keep this name: an `APIRouter` served under `/admin`,
   including routes added to it later) requires a key whose role is `admin`; a valid key
-  with another role gets 403 `{"detail": "admins only"}`. Routes outside it do not
-  require the admin role. `GET /admin/tenants` answers the store's `names()`.
+  with any other role (`member`, or one the checks add) gets 403
+  `{"detail": "admins only"}`. Routes outside it do not require the admin role.
+  `GET /admin/tenants` answers the store's `names()`.
 """
 
 import time

@@ -10,15 +10,17 @@ The contract (the checks rely on it):
   out; each dependency takes that list as a dependency (the checks override `get_log`
   with a list of their own, and add their own entries for what the app sends).
 - `trace` records "trace start" on entry and "trace end" on exit, whatever happened.
-  When an exception reaches it, whatever its class, it first records
-  "trace error: <class name>" (e.g. "trace error: NoteNotFound") and then re-raises the
-  same exception, so the client gets the answer of its handler: 404 for `NoteNotFound`,
-  422 for FastAPI's `RequestValidationError`, 500 for an error no handler knows.
-- `connect` depends on `trace` and yields a `Connection` (given: it refuses to read with
-  `RuntimeError` once closed); `Conn` (keep this name) is its `Annotated` alias. It records
-  "connect" on entry; on exit it closes the connection (`closed` becomes True) and records
-  "disconnect", also when the route failed. It exits after the response has been sent:
-  the streamed body of `GET /notes` reads through the connection.
+  When an exception reaches it, whatever its class (an `HTTPException` too), it first
+  records "trace error: <class name>" (e.g. "trace error: NoteNotFound") and then
+  re-raises the same exception, so the client gets the answer of its handler: 404 for
+  `NoteNotFound`, 422 for FastAPI's `RequestValidationError`, the status of an
+  `HTTPException`, 500 for an error no handler knows.
+- `connect` depends on `trace` and yields a new `Connection` for each request (given: it
+  refuses to read with `RuntimeError` once closed); `Conn` (keep this name) is its
+  `Annotated` alias. It records "connect" on entry; on exit it closes the connection
+  (`closed` becomes True) and records "disconnect", also when the route failed. It exits
+  after the response has been sent: the streamed body of `GET /notes` reads through the
+  connection.
 - `lock_notebook` depends on `connect`; it records "lock" on entry and "unlock" on exit,
   also when the route failed. It exits as soon as the route returns, before the first
   message of the response is sent.

@@ -23,7 +23,8 @@ The bulkhead (your task):
   waiting request goes next is not specified.
 - A request holds its slot from before its route gets the client until the route has
   returned or raised; the slot is given back before the response is sent, so a client
-  slow to read its response never holds a slot. A failed call gives its slot back too.
+  slow to read its response never holds a slot. A failed call gives its slot back too,
+  once: after any number of failures the cap is still exactly 3.
 - GET /health takes no slot: it answers while all 3 slots are taken.
 """
 

@@ -32,6 +32,7 @@ The contract of your tests (the checks rely on it):
   replacement` makes the app use the replacement for that test. When the test ends,
   passed or failed, `app.dependency_overrides` holds exactly what it held before the
   test: overrides the test added are gone, and ones it replaced or removed are back.
+  So it keeps pytest's default scope, "function": set up and torn down around each test.
 - `client` (keep this fixture) is an httpx.AsyncClient for `app`.
 - Tests are module-level `async def test_<name>(...)` functions whose parameters are
   fixtures defined in this file (or pytest's `monkeypatch`). The checks run them in the

@@ -28,6 +28,7 @@ from workbook.testing import (
 
 ADMIN = {"X-API-Key": "ada-key"}
 MEMBER = {"X-API-Key": "bob-key"}
+AUDITOR = {"X-API-Key": "carol-key"}  # a role of the checks' own, added to API_KEYS
 ACME = {"X-Tenant": "acme"}
 DASHBOARD = {
     "tenant": "acme",
@@ -50,6 +51,10 @@ KEPT_HELP = (
     "Is the tenant kept between requests (a module-level dict, functools.cache)? FastAPI's "
     "cache lives for one request only; anything longer serves stale data."
 )
+KEPT_MISS_HELP = (
+    "Is an unknown tenant remembered between requests? FastAPI's cache lives for one "
+    "request only: a tenant created since the last request must be found."
+)
 CACHED_CLOCK_HELP = (
     "FastAPI runs a dependency once per request and reuses its value wherever it is "
     "declared again. Does Now ask FastAPI to run it at each use instead?"
@@ -64,6 +69,10 @@ ADMIN_GUARD_HELP = (
 )
 ADMIN_EVERYWHERE_HELP = (
     "Is the admin role required by the whole app? Only the routes of admin_router need it."
+)
+DENYLIST_HELP = (
+    "Does require_admin refuse members only? Let the admin role in and refuse every "
+    "other role, including ones added to API_KEYS later."
 )
 ORDER_HELP = (
     "Does something run before the key is checked? Dependencies declared on the app run "
@@ -240,6 +249,33 @@ async def test_unknown_tenant(client: httpx.AsyncClient) -> None:
     expect_json(response, {"detail": "unknown tenant"})
 
 
+async def test_unknown_tenant_looked_up_again(client: httpx.AsyncClient, fakes: Fakes) -> None:
+    """an unknown tenant is looked up again by the next request: nothing is kept, not even
+    a miss"""
+    headers = {**MEMBER, "X-Tenant": "initech"}
+    first = await client.get("/dashboard", headers=headers)
+    expect_status(first, 404)
+    fakes.store.tenants["initech"] = {
+        "name": "initech",
+        "plan": "free",
+        "seats": 4,
+        "region": "us",
+    }
+    second = await client.get("/dashboard", headers=headers)
+    help = KEPT_MISS_HELP if second.status_code == 404 else None
+    expect_status(second, 200, help=help)
+    expected = {
+        "tenant": "initech",
+        "panels": [
+            {"title": "plan", "value": "free"},
+            {"title": "seats", "value": 4},
+            {"title": "region", "value": "us"},
+        ],
+    }
+    expect_equal("dashboard (without as_of)", expected, without_times(response_json(second)))
+    expect_equal("tenant loads in two requests", ["initech", "initech"], fakes.store.loads)
+
+
 @pytest.mark.stub_may_pass("FastAPI already refuses a request without a required header")
 async def test_missing_tenant_header(client: httpx.AsyncClient) -> None:
     """a request without X-Tenant is FastAPI's 422 for a missing header"""
@@ -302,6 +338,29 @@ async def test_member_not_admin(client: httpx.AsyncClient) -> None:
     response = await client.get("/admin/tenants", headers=MEMBER)
     expect_status(response, 403, help=ADMIN_GUARD_HELP)
     expect_json(response, FORBIDDEN)
+
+
+async def test_other_role_not_admin(
+    exercise: ModuleType, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /admin/tenants with a key of another role (an auditor's, added to API_KEYS) is
+    403 "admins only": only the admin role opens it"""
+    monkeypatch.setitem(exercise.API_KEYS, AUDITOR["X-API-Key"], "auditor")
+    response = await client.get("/admin/tenants", headers=AUDITOR)
+    help = DENYLIST_HELP if response.status_code == 200 else None
+    expect_status(response, 403, help=help)
+    expect_json(response, FORBIDDEN)
+
+
+@pytest.mark.stub_may_pass("the stub's dashboard is open to everyone")
+async def test_other_role_sees_dashboard(
+    exercise: ModuleType, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a key of another role (an auditor's, added to API_KEYS) opens GET /dashboard"""
+    monkeypatch.setitem(exercise.API_KEYS, AUDITOR["X-API-Key"], "auditor")
+    response = await client.get("/dashboard", headers={**AUDITOR, **ACME})
+    expect_status(response, 200)
+    expect_equal("dashboard (without as_of)", DASHBOARD, without_times(response_json(response)))
 
 
 @pytest.mark.stub_may_pass("the stub's dashboard is open to everyone")

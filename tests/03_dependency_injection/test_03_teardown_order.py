@@ -12,8 +12,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 
-from workbook.testing import Failure, expect_equal, provide, serve_raw
+from workbook.testing import Failure, expect, expect_equal, provide, serve_raw
 
 SENT = "sent "  # the checks' own entries: what the app sent, and when
 STATUS = SENT + "status {}"
@@ -48,6 +49,14 @@ CLOSED_EARLY_HELP = (
 SWALLOWED_HELP = (
     "Does trace catch the error without raising it again? Record it, then re-raise with "
     "a bare `raise`: the exception handler answers only if the error reaches it."
+)
+HTTP_ERROR_HELP = (
+    "Does trace let HTTPException by without recording it? It records every exception "
+    "that reaches it, whatever its class, and re-raises each one."
+)
+SHARED_HELP = (
+    "Is one Connection made once and reused? connect opens a new one for each request: a "
+    "connection closed by one request must never be reopened by the next."
 )
 NESTING_HELP = (
     "Does the lock depend on the connection, and the connection on trace? A route that "
@@ -179,9 +188,15 @@ def add_probe(exercise: ModuleType) -> None:
 
     lock = exercise.NotebookLock
 
-    async def probe(_: lock, fail: bool = False) -> str:  # type: ignore[valid-type]
+    async def probe(
+        _: lock,  # type: ignore[valid-type]
+        fail: bool = False,
+        refuse: bool = False,
+    ) -> str:
         if fail:
             raise RuntimeError("boom")
+        if refuse:
+            raise HTTPException(409, "probe refused")
         return "ok"
 
     exercise.app.add_api_route(PROBE, probe, methods=["GET"])
@@ -210,6 +225,27 @@ async def test_unhandled_error_timeline(exercise: ModuleType, exchange: Exchange
         RAISED.format("RuntimeError"),
     ]
     expect_timeline(expected, exchange)
+
+
+async def test_http_exception_timeline(exercise: ModuleType, exchange: Exchange) -> None:
+    """an HTTPException is an error too: trace records it and re-raises it, so the client
+    gets its status"""
+    add_probe(exercise)
+    await call(exercise.app, f"{PROBE}?refuse=true", exchange)
+    expected = [
+        *ENTER,
+        "unlock",
+        "disconnect",
+        "trace error: HTTPException",
+        "trace end",
+        STATUS.format(409),
+        END,
+    ]
+    help = SWALLOWED_HELP if exchange.status == 500 else None
+    if help is None and "trace error: HTTPException" not in exchange.log:
+        help = HTTP_ERROR_HELP
+    expect_timeline(expected, exchange, help=help)
+    expect_json_body({"detail": "probe refused"}, exchange)
 
 
 @pytest.mark.stub_may_pass("the stub's routes are given")
@@ -245,6 +281,27 @@ async def test_connection_closed_after_response(exercise: ModuleType, exchange: 
     connection, closed_then = SEEN[0]
     expect_equal("connection.closed while the route ran", False, closed_then)
     expect_equal("connection.closed after the response", True, connection.closed)
+
+
+async def test_each_request_gets_its_own_connection(
+    exercise: ModuleType, exchange: Exchange
+) -> None:
+    """each request gets a new connection: the next request never reopens the last one"""
+    add_connection_probe(exercise)
+    SEEN.clear()
+    for _ in range(2):
+        await call(exercise.app, CONNECTION_PROBE, exchange)
+        expect_equal("status", 200, exchange.status)
+    if len(SEEN) != 2:
+        raise Failure(f"expected two requests to get a connection each, not {len(SEEN)}")
+    (first, _), (second, open_then) = SEEN
+    expect(
+        first is not second,
+        "expected a new connection for the second request, not the first one again",
+        help=SHARED_HELP,
+    )
+    expect_equal("connection.closed while the second route ran", False, open_then)
+    expect_equal("first connection.closed after both requests", True, first.closed)
 
 
 @pytest.mark.stub_may_pass("Connection is given")

@@ -54,6 +54,11 @@ LEAK_HELP = (
     "Does a failed call keep its slot? A slot you hold yourself must be given back in a "
     "finally (or an async with); max_concurrency does that for you."
 )
+RELEASED_TWICE_HELP = (
+    "Does a failed call give its slot back twice, in an except and again in a finally? "
+    "Each extra release adds a slot for good: release once, in the finally (or let "
+    "max_concurrency do it)."
+)
 HEALTH_HELP = "Does /health take a pricing slot? Cap only the routes that call the service."
 WAITING_HELP = (
     "Are requests that find every slot taken refused? They wait for a free slot and are "
@@ -314,6 +319,24 @@ async def test_failed_calls_free_their_slots(exercise: ModuleType) -> None:
         [3, 3],
         what="for six /quotes requests",
         later="after three calls failed",
+        failed=failed,
+    )
+
+
+async def test_failed_calls_keep_the_cap(exercise: ModuleType) -> None:
+    """after three failed calls the cap is still three: each gives back its one slot, not
+    more"""
+    paths = quotes(9)
+    failures = ("connect", "503", "404")
+    async with running(exercise) as app:
+        seen = await burst(app, paths, failures)
+    failed = tuple(path.replace("/prices/", "/quotes/") for path in app.fake.paths[:3])
+    expect_burst(
+        seen,
+        [3, 3, 3],
+        what="for nine /quotes requests",
+        later="after three calls failed",
+        too_high=RELEASED_TWICE_HELP,
         failed=failed,
     )
 

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from _pytest.fixtures import FixtureFunctionDefinition
 
 from workbook import learner_tests
 from workbook.learner_tests import Copies, Copy, Outcome
@@ -36,6 +37,11 @@ LEAK_HELP = (
 TEARDOWN_HELP = (
     "Does the fixture do anything once the test is over? Make it yield the overrides, and "
     "put them back after the yield."
+)
+SCOPE_HELP = (
+    'Does the fixture take a scope such as "module"? Then pytest sets it up once and puts '
+    "the overrides back only after the last test: leave the scope out, so each test gets "
+    "its own."
 )
 RESTORE_HELP = (
     "Does the fixture put back a copy of the overrides it found, taken before the test? "
@@ -219,6 +225,25 @@ async def test_earlier_overrides_come_back(correct: tuple[Copy, Outcome]) -> Non
             f"({names(before)}), but these differ: {names(changed(before, after))}",
             help=RESTORE_HELP,
         )
+
+
+@pytest.mark.stub_may_pass("the stub's fixture has pytest's default scope")
+def test_overrides_set_up_for_each_test(exercise: ModuleType) -> None:
+    """your overrides fixture is set up and torn down around every test (function scope)"""
+    found = [
+        value
+        for value in vars(exercise).values()
+        if isinstance(value, FixtureFunctionDefinition) and value.name == "overrides"
+    ]
+    if not found:
+        raise Failure("expected a fixture named `overrides` in your file")
+    scope = found[0]._fixture_function_marker.scope
+    expect(
+        scope == "function",
+        f'expected the overrides fixture to have scope "function", not {scope!r}: its '
+        "teardown would wait for the last test of that scope",
+        help=SCOPE_HELP,
+    )
 
 
 async def test_no_leaks_when_tests_fail(copies: Copies[dict[Any, Any]]) -> None:
