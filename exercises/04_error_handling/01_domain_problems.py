@@ -17,7 +17,8 @@ The contract (the checks rely on it):
   `type`: "https://example.com/problems/" + the slug below; `title`: the title below;
   `status`: the status below (a number); `detail`: the exception's `detail` attribute
   (never `str(exc)`: the message is written for the logs); `instance`: the request's path
-  (`request.url.path`), without the query string.
+  (`request.url.path`), without the query string. The error ends there: it does not go on
+  to the server as well.
 
   | class               | status | slug               | title                            |
   |---------------------|--------|--------------------|----------------------------------|
@@ -28,12 +29,14 @@ The contract (the checks rely on it):
   | `DomainError`       | 400    | rule-violated      | Business rule violated           |
 
 - An `InsufficientFunds` problem also carries the extension member `balance`: the
-  exception's `balance` (a number, 0 included). No other problem has extension members.
-- A class that is not in the table (a subclass written later, anywhere) gets the problem of
-  its nearest ancestor in the table: a subclass of `InsufficientFunds` is an
-  insufficient-funds problem, a direct subclass of `DomainError` a rule-violated one.
+  exception's `balance` (a number, 0 included). No other problem has extension members,
+  not even one whose exception happens to have a `balance` attribute.
+- A class that is not in the table (a subclass written later, anywhere, at any depth) gets
+  the problem of its nearest ancestor in the table: a subclass of `InsufficientFunds`, or a
+  subclass of that subclass, is an insufficient-funds problem, a direct subclass of
+  `DomainError` a rule-violated one.
 - Only domain errors are mapped: an `HTTPException` keeps FastAPI's own answer, and any
-  other exception stays a 500.
+  other exception stays Starlette's 500 (plain text, `Internal Server Error`).
 - The routes (given): `GET /accounts/{account_id}` answers `{"id", "balance"}`, or
   `NotFound` for an unknown account. `POST /accounts/{account_id}/withdrawals` with
   `{"amount": <positive integer>}` takes the amount off the balance and answers

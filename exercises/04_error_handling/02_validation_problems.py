@@ -20,7 +20,8 @@ The contract (the checks rely on it):
   `msg` as they are, and `"pointer"`, a JSON Pointer (RFC 6901) made from FastAPI's `loc`:
   each part, as a string, prefixed with "/" (`["body", "notes", 1]` is "/body/notes/1",
   `["query", "limit"]` is "/query/limit", `["body"]` is "/body"). Inside a part, "~" is
-  written "~0" and "/" is written "~1", "~" first: the key "a~/b" is "a~0~1b".
+  written "~0" and "/" is written "~1", "~" first: the key "a~/b" is "a~0~1b". Every other
+  character is written as it is, never percent-encoded: the key "thé vert" is "thé vert".
 - Nothing else of FastAPI's errors appears: no `loc`, `msg`, `input` or `ctx`, so no value
   the client sent (a coupon, a header) is ever echoed.
 - A body that is not valid JSON: FastAPI reports one `json_invalid` error whose `loc` ends

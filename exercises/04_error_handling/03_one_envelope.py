@@ -14,8 +14,9 @@ The contract (the checks rely on it):
   given and returns None; the module calls it on its own `app`. The checks also call it on
   apps of their own, whose endpoints and dependencies raise `HTTPException`s, FastAPI's
   and Starlette's.
-- Every `HTTPException` is answered with its status, its headers (all of them: `Allow`
-  on a 405, `WWW-Authenticate` on a 401, `Retry-After` on a 429 or 503, ...) and a body
+- Every `HTTPException` is answered with its status, its headers (all of them, whatever
+  their names: `Allow` on a 405, `WWW-Authenticate` on a 401, `Retry-After` on a 429 or
+  503, a rate limiter's own, ...) and a body
   sent with `Content-Type: application/problem+json` holding exactly these members:
   `"type": "about:blank"`; `"title"`: the status's reason phrase,
   `http.HTTPStatus(status).phrase` ("Not Found", "Method Not Allowed"); `"status"`: the

@@ -17,7 +17,7 @@ The contract (the checks rely on it):
        "correlation_id": <id>}
   where both `<id>`s are the same correlation id.
 - The id is a fresh random UUID4 written as 32 lowercase hex digits (`uuid.uuid4().hex`),
-  new for every error.
+  new for every error: an `X-Correlation-ID` the client sends is never reused.
 - Each unhandled error writes exactly one record to the logger named `shop.errors` (keep this
   name): level ERROR, the id in its message and as its `correlation_id` attribute (pass it
   in `extra=`, for log formatters that emit fields), and the exception itself as its

@@ -22,11 +22,12 @@ The contract (the checks rely on it):
 - A transfer that succeeds answers 201 with the transfer as sent, and both changes are
   committed before the response starts: a client that reads the database the moment the
   response begins already sees them.
-- When the endpoint raises (one of the errors above, or an unexpected database error),
-  nothing it wrote is kept, not even on a connection that then serves the next request: roll
-  the transaction back, then raise the same exception again, so that its handler answers it
-  (404 or 409 as above) or, for an unexpected error, the server gets it as it was raised and
-  the client gets a 500 (the body of a 500 is not graded).
+- When the endpoint raises, whatever it raises (one of the errors above, an unexpected
+  database error, or any other exception, such as a bug's `KeyError`), nothing it wrote is
+  kept, not even on a connection that then serves the next request: roll the transaction
+  back, then raise the same exception again, so that its handler answers it (404 or 409 as
+  above) or, for an unexpected error, the server gets it as it was raised and the client
+  gets a 500 (the body of a 500 is not graded).
 - When the commit itself fails, the client gets a 500, never the 201, and nothing is stored,
   not even by the next request on the same connection.
 """

@@ -9,7 +9,9 @@ import pytest
 from fastapi import FastAPI, HTTPException
 
 from workbook.testing import (
+    Failure,
     client_for,
+    expect_equal,
     expect_header,
     expect_json,
     expect_status,
@@ -33,6 +35,23 @@ NEAREST = (
 STR_EXC = (
     "Is `detail` taken from str(exc)? The message is written for the logs; the problem's "
     "detail is the exception's `detail` attribute."
+)
+DEEPER = (
+    "Is the mapping looked up on the class and its direct parent only? The nearest mapped "
+    "ancestor may be further up: walk the whole of type(exc).__mro__."
+)
+BALANCE_ONLY = (
+    "Is `balance` added to InsufficientFunds problems only (isinstance), or to any exception "
+    "that has a balance attribute?"
+)
+GOES_ON = (
+    "The client got the problem, but the exception went on to the server as well: is the "
+    "handler registered for Exception? Starlette sends what a handler for Exception answers "
+    "and then raises the exception again; register the handler for DomainError."
+)
+ONLY_DOMAIN = (
+    "Is a handler registered for Exception? Only domain errors are mapped: any other "
+    "exception is left to Starlette, whose 500 is plain text."
 )
 INSTANCE = "Is `instance` the path only? request.url holds the scheme, host and query string too."
 MEDIA_TYPE = "JSONResponse sends application/json unless it is given another media_type."
@@ -96,11 +115,15 @@ def app_raising(exercise: ModuleType, exc: Exception) -> FastAPI:
     return app
 
 
-def domain_error(exercise: ModuleType, name: str, subclass: bool, **fields: Any) -> Exception:
-    """An instance of the exercise's class ``name``, or of a subclass defined only here."""
+def domain_error(exercise: ModuleType, name: str, generations: int, **fields: Any) -> Exception:
+    """An instance of the exercise's class ``name``, or of a descendant defined only here.
+
+    ``generations`` is how far below ``name`` the class is: 0 is ``name`` itself, 1 a
+    subclass, 2 a subclass of a subclass.
+    """
     cls = getattr(exercise, name)
-    if subclass:
-        cls = type(f"Custom{name}", (cls,), {})
+    for generation in range(generations):
+        cls = type(f"Custom{name}{generation}", (cls,), {})
     return cls(f"internal: {name} for card c-7 (row 812)", detail=f"{name} for card c-7.", **fields)
 
 
@@ -187,14 +210,14 @@ async def test_unknown_account_comes_before_the_body(exercise):
 @pytest.mark.parametrize("name", ["NotFound", "Conflict", "PermissionDenied", "DomainError"])
 async def test_each_class_has_its_problem(exercise, name):
     """each domain error class is answered with its own status, type and title"""
-    app = app_raising(exercise, domain_error(exercise, name, subclass=False))
+    app = app_raising(exercise, domain_error(exercise, name, generations=0))
     response = await send(app, "GET", "/cards/c-7")
     expect_problem(response, problem(name, f"{name} for card c-7.", "/cards/c-7"), help=STR_EXC)
 
 
 async def test_insufficient_funds_has_its_problem_and_balance(exercise):
     """InsufficientFunds is a 409 insufficient-funds problem carrying `balance`, even 0"""
-    exc = domain_error(exercise, "InsufficientFunds", subclass=False, balance=0)
+    exc = domain_error(exercise, "InsufficientFunds", generations=0, balance=0)
     response = await send(app_raising(exercise, exc), "GET", "/cards/c-7")
     detail = "InsufficientFunds for card c-7."
     expected = problem("InsufficientFunds", detail, "/cards/c-7", balance=0)
@@ -205,10 +228,43 @@ async def test_insufficient_funds_has_its_problem_and_balance(exercise):
 async def test_subclass_gets_its_parents_problem(exercise, name):
     """a subclass defined later, and mapped nowhere, gets its nearest mapped ancestor's problem"""
     fields = {"balance": 75} if name == "InsufficientFunds" else {}
-    exc = domain_error(exercise, name, subclass=True, **fields)
+    exc = domain_error(exercise, name, generations=1, **fields)
     response = await send(app_raising(exercise, exc), "GET", "/cards/c-7")
     expected = problem(name, f"{name} for card c-7.", "/cards/c-7", **fields)
     expect_problem(response, expected, help=NEAREST)
+
+
+@pytest.mark.parametrize("name", list(MAPPED))
+async def test_deeper_subclass_gets_its_ancestors_problem(exercise, name):
+    """a subclass of a subclass, mapped nowhere, gets its nearest mapped ancestor's problem too"""
+    fields = {"balance": 75} if name == "InsufficientFunds" else {}
+    exc = domain_error(exercise, name, generations=2, **fields)
+    response = await send(app_raising(exercise, exc), "GET", "/cards/c-7")
+    expected = problem(name, f"{name} for card c-7.", "/cards/c-7", **fields)
+    expect_problem(response, expected, help=DEEPER)
+
+
+@pytest.mark.parametrize("name", ["NotFound", "DomainError"])
+async def test_only_insufficient_funds_has_balance(exercise, name):
+    """another domain error has no `balance` member, even when it has a balance attribute"""
+    exc = domain_error(exercise, name, generations=1)
+    exc.balance = 75  # type: ignore[attr-defined]
+    response = await send(app_raising(exercise, exc), "GET", "/cards/c-7")
+    expected = problem(name, f"{name} for card c-7.", "/cards/c-7")
+    expect_problem(response, expected, help=BALANCE_ONLY)
+
+
+async def test_domain_error_ends_at_its_handler(exercise):
+    """a domain error ends at its handler: it does not go on to the server as well"""
+    app = app_raising(exercise, domain_error(exercise, "NotFound", generations=0))
+    expected = problem("NotFound", "NotFound for card c-7.", "/cards/c-7")
+    expect_problem(await send(app, "GET", "/cards/c-7"), expected, help=STR_EXC)
+    async with client_for(app) as client:  # the app's exceptions reach this client
+        try:
+            await client.get("/cards/c-7")
+        except Exception as error:
+            message = f"expected {error!r} to end at its handler, not to go on to the server"
+            raise Failure(message, help=GOES_ON) from None
 
 
 @pytest.mark.parametrize(
@@ -218,7 +274,7 @@ async def test_subclass_gets_its_parents_problem(exercise, name):
 )
 async def test_problems_are_problem_json(exercise, name, fields):
     """every problem is sent with Content-Type application/problem+json"""
-    exc = domain_error(exercise, name, subclass=False, **fields)
+    exc = domain_error(exercise, name, generations=0, **fields)
     response = await send(app_raising(exercise, exc), "GET", "/cards/c-7")
     expect_status(response, MAPPED[name][0], help=UNHANDLED)
     expect_header(response, "content-type", PROBLEM_JSON, help=MEDIA_TYPE)
@@ -234,6 +290,13 @@ async def test_other_exceptions_are_left_alone(exercise):
     expect_header(response, "content-type", "application/json")
     expect_json(response, {"detail": "No coffee."})
     response = await send(app_raising(exercise, ValueError("boom")), "GET", "/cards/x")
-    expect_status(
-        response, 500, help="Is a handler registered for Exception? Map DomainError only."
-    )
+    expect_status(response, 500, help=ONLY_DOMAIN)
+    expect_header(response, "content-type", "text/plain; charset=utf-8", help=ONLY_DOMAIN)
+    expect_equal("body", "Internal Server Error", response.text, help=ONLY_DOMAIN)
+
+
+@pytest.mark.stub_may_pass("the stub's install_problem_handlers returns None already")
+async def test_install_returns_none(exercise):
+    """install_problem_handlers installs the mapping on the app it is given and returns None"""
+    returned = exercise.install_problem_handlers(FastAPI())
+    expect_equal("install_problem_handlers to return", None, returned)

@@ -33,6 +33,10 @@ ESCAPING = (
     'A JSON Pointer escapes "~" as "~0" and "/" as "~1", in that order: replacing "/" '
     'first turns its "~1" into "~01".'
 )
+AS_IT_IS = (
+    'A JSON Pointer changes only "~" and "/" in a part: is the part percent-encoded, as a '
+    "URI fragment would be? Every other character stays as it is."
+)
 JSON_INVALID = (
     "For a body that is not JSON, FastAPI's loc ends with a character offset, which is "
     'not a place in the document: the contract says the pointer is "/body".'
@@ -200,6 +204,16 @@ async def test_pointer_escapes_tilde_then_slash(exercise):
         too_small("/body/items/~01"),
     )
     expect_problem(response, expected, help=ESCAPING)
+
+
+async def test_pointer_keeps_other_characters_as_they_are(exercise):
+    """a key with a space, an accent or a "%" is written as it is, never percent-encoded"""
+    body = {"items": {"thé vert": 0, "50% off": 0}}
+    response = await send(exercise.app, "POST", "/orders", json=body)
+    expected = problem(
+        "/orders", too_small("/body/items/thé vert"), too_small("/body/items/50% off")
+    )
+    expect_problem(response, expected, help=AS_IT_IS)
 
 
 async def test_input_is_never_echoed(exercise):

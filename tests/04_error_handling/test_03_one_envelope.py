@@ -26,6 +26,16 @@ FASTAPI_SHAPE = (
     "exception? Routing raises Starlette's HTTPException, of which FastAPI's is a subclass."
 )
 HEADERS = "Does the handler pass the exception's headers to the response?"
+ALL_HEADERS = (
+    "Are only some headers passed on? Every header of the exception goes into the response, "
+    "whatever its name."
+)
+# a 429 as a rate limiter raises it: one header HTTP defines, two of the limiter's own
+LIMITED = {
+    "Retry-After": "30",
+    "RateLimit-Policy": '"burst";q=100;w=60',
+    "Link": '<https://example.com/docs/limits>; rel="help"',
+}
 TITLE = "Is `title` the status's reason phrase (http.HTTPStatus(status).phrase)?"
 NON_STRING = (
     "A detail that is not a string is not a sentence: `detail` is the title, and the value "
@@ -171,6 +181,15 @@ async def test_retry_after_is_kept(exercise, cls, in_dependency, status, seconds
     expect_header(response, "retry-after", seconds, help=HEADERS)
 
 
+async def test_every_header_is_kept(exercise):
+    """every header of the exception is kept, not only Allow, WWW-Authenticate and Retry-After"""
+    app = app_raising(exercise, HTTPException(429, "Slow down.", headers=LIMITED))
+    response = await send(app, "GET", "/jobs/j-1")
+    expect_problem(response, problem(429, "Slow down.", "/jobs/j-1"), help=TITLE)
+    for name, value in LIMITED.items():
+        expect_header(response, name.lower(), value, help=ALL_HEADERS)
+
+
 @pytest.mark.parametrize("status", [400, 403, 409, 418, 500])
 async def test_title_is_the_reason_phrase(exercise, status):
     """`title` is the status's reason phrase, whatever the detail says"""
@@ -204,6 +223,13 @@ async def test_non_string_detail_goes_into_context(exercise, detail):
     response = await send(app, "GET", "/jobs/j-1")
     expected = problem(409, "Conflict", "/jobs/j-1", context=detail)
     expect_problem(response, expected, help=NON_STRING)
+
+
+@pytest.mark.stub_may_pass("the stub's install_problem_handlers returns None already")
+async def test_install_returns_none(exercise):
+    """install_problem_handlers installs the handler on the app it is given and returns None"""
+    returned = exercise.install_problem_handlers(FastAPI())
+    expect_equal("install_problem_handlers to return", None, returned)
 
 
 @pytest.mark.stub_may_pass("FastAPI's own handler already answers these with no body")

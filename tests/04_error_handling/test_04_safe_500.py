@@ -29,6 +29,14 @@ NO_HANDLER = (
 )
 SAME_ID = "Is the correlation id made once per error, and that one value sent and logged?"
 FRESH_ID = "Is the id made inside the handler, for each error, and not once for the whole app?"
+NOT_THEIRS = (
+    "Is the X-Correlation-ID the client sent reused? The id is made by the server, fresh for "
+    "each error: a client must not choose what the log says."
+)
+TRACEBACK = (
+    "Does the record's exc_info carry the traceback? Pass the exception itself "
+    "(exc_info=exc): logging formats its __traceback__."
+)
 LEAKED = "Does the body say only what the contract says, with nothing taken from the exception?"
 ONE_RECORD = (
     "Is the error logged once, with logger.error(..., exc_info=exc) or logger.exception(...), "
@@ -84,9 +92,9 @@ def failing_in(app: Any, exercise: Any, where: str, error: Exception) -> None:
     app.dependency_overrides[exercise.get_orders] = overrides[where]
 
 
-async def get(app: Any, url: str) -> httpx.Response:
+async def get(app: Any, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
     async with client_for(app, lifespan=False, raise_app_exceptions=False) as client:
-        return await client.get(url)
+        return await client.get(url, headers=headers)
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -155,6 +163,21 @@ async def test_each_error_gets_a_fresh_id(app, exercise):
     )
 
 
+async def test_client_id_is_not_reused(app, exercise):
+    """an X-Correlation-ID the client sends is not reused: the error gets a fresh id"""
+    failing_in(app, exercise, "endpoint", DatabaseMeltdown(LEAK))
+    theirs = uuid.uuid4().hex
+    response = await get(app, "/orders/1", headers={"X-Correlation-ID": theirs})
+    expect_status(response, 500, help=NO_HANDLER)
+    ours = correlation_id(response)
+    expect(
+        ours != theirs,
+        f"expected a fresh correlation id, not the client's {theirs}",
+        help=NOT_THEIRS,
+    )
+    expect_json(response, internal_error("/orders/1", ours), help=SAME_ID)
+
+
 @pytest.mark.stub_may_pass("Starlette's own plain-text 500 leaks nothing either")
 @pytest.mark.parametrize("where", ["endpoint", "async dependency"])
 async def test_nothing_of_the_exception_leaks(app, exercise, where):
@@ -173,7 +196,7 @@ async def test_nothing_of_the_exception_leaks(app, exercise, where):
 
 @pytest.mark.parametrize("where", ["endpoint", "yield dependency"])
 async def test_one_error_record_with_the_exception(app, exercise, caplog, where):
-    """each unhandled error is logged once on shop.errors, at ERROR, with the exception"""
+    """each unhandled error is logged once on shop.errors, at ERROR, with its traceback"""
     caplog.set_level(logging.DEBUG, logger=LOGGER)
     error = DatabaseMeltdown(LEAK)
     failing_in(app, exercise, where, error)
@@ -185,6 +208,12 @@ async def test_one_error_record_with_the_exception(app, exercise, caplog, where)
     expect_equal("level", "ERROR", record.levelname, help=ONE_RECORD)
     caught = record.exc_info[1] if record.exc_info else None
     expect(caught is error, f"expected the exception as exc_info, not {caught!r}", help=ONE_RECORD)
+    logged_text = logging.Formatter().formatException(record.exc_info)
+    expect(
+        "Traceback (most recent call last)" in logged_text,
+        f"expected the record to log the traceback, not only {logged_text!r}",
+        help=TRACEBACK,
+    )
 
 
 async def test_log_record_carries_the_id(app, exercise, caplog):

@@ -45,6 +45,15 @@ LEFT_OVER = (
     "pending there, so the next request saw it or committed it? Does unit_of_work roll back "
     "when the endpoint raises?"
 )
+ANY_ERROR = (
+    "The transfer failed with an error that is not a database error, and its debit was "
+    "still pending: does unit_of_work roll back for every exception, or only for the ones "
+    "it names? A bug raises what nobody listed."
+)
+CLOSED = (
+    "Does unit_of_work close the connection? It belongs to get_connection, which may hand "
+    "the same one to the next request."
+)
 NOT_RAISED = (
     "Does unit_of_work raise the exception again after the rollback, so that its handler "
     "(or the server) answers it?"
@@ -102,6 +111,11 @@ def deny_first_commit() -> Callable[..., int]:
         return sqlite3.SQLITE_DENY
 
     return authorizer
+
+
+def buggy_rows(cursor: Any, row: Any) -> Any:
+    """A row factory with a bug: reading any row raises a plain Python error."""
+    raise KeyError("balance")
 
 
 def fresh_connections(path: Path, *, commit_fails: bool = False) -> Callable[..., Any]:
@@ -268,6 +282,31 @@ async def test_unexpected_error_rolls_back(app, exercise, database):
         expect_status(response, 500, help=NOT_RAISED)
         expect_status(await post(app, FOLLOW_UP), 201, help=LEFT_OVER)
     expect_only_the_follow_up(database)
+
+
+async def test_any_error_rolls_back(app, exercise, database):
+    """an error that is not a database error (a bug) leaves nothing either, on a reused one"""
+    async with aiosqlite.connect(database) as connection:
+        app.dependency_overrides[exercise.get_connection] = pooled(connection)
+        connection.row_factory = buggy_rows  # the debit is written, then reading it fails
+        response = await post(app, {"source": "alice", "target": "bob", "amount": 30})
+        expect_status(response, 500, help=NOT_RAISED)
+        connection.row_factory = None
+        response = await post(app, FOLLOW_UP)
+        expect_status(response, 201, help=ANY_ERROR)
+    seen = balances(database)
+    help = NO_COMMIT if seen == START else ANY_ERROR
+    expect_equal("committed balances", AFTER_FOLLOW_UP, seen, help=help)
+
+
+async def test_connection_is_left_open(app, exercise, database):
+    """the connection is left to get_connection: the same one serves the next transfer too"""
+    async with aiosqlite.connect(database) as connection:
+        app.dependency_overrides[exercise.get_connection] = pooled(connection)
+        response = await post(app, {"source": "alice", "target": "bob", "amount": 30})
+        expect_status(response, 201)
+        expect_status(await post(app, FOLLOW_UP), 201, help=CLOSED)
+    expect_balances(database, {"alice": 60, "bob": 80, "carol": 10}, help=NO_COMMIT)
 
 
 @pytest.mark.stub_may_pass("the stub lets every error through already")
