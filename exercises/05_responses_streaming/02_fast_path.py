@@ -25,9 +25,10 @@ The contract (the checks rely on it):
 - Bodies are compact JSON in UTF-8 (no spaces, `é` as itself, not `\u00e9`), with
   `content-type: application/json`.
 - The fast path: while `GET /products` and `GET /products/{sku}` answer 200, no code (yours
-  or FastAPI's) calls `jsonable_encoder`, and no `JSONResponse` renders a body. So a route
-  returns its data, not a response object, and neither the route nor the app sets a
-  `response_class`.
+  or FastAPI's) calls `jsonable_encoder`, no `JSONResponse` renders a body, and FastAPI
+  itself writes the JSON of the data the route returns. So a route returns its data, not a
+  response object (not even a `Response` of bytes it wrote itself), and neither the route
+  nor the app sets a `response_class`.
 - The OpenAPI document describes the 200 responses: an array whose items are
   `#/components/schemas/Product` for `GET /products`, and `#/components/schemas/Product`
   itself for `GET /products/{sku}`. That schema's properties are exactly `sku`, `name`,

@@ -31,7 +31,8 @@ The contract (the checks rely on it):
     (JSON, then CSV, then XML), whatever the order in the header. When every type has
     quality 0 (`q=0` means "not acceptable"), the answer is `None`.
   - Not graded: a range or a parameter written twice, `q` in other notations (`.5`, `1e-3`,
-    `+0.5`), spaces around `=`, quoted parameter values.
+    `+0.5`) or with more than three decimals (`0.5001`, which RFC 9110 does not allow),
+    spaces around `=`, quoted parameter values.
 - `GET /orders` answers with `choose_media_type` of the request's `Accept` header:
   - 200 with the body `RENDERERS[media_type](ORDERS)` and the `content-type` of that type:
     `application/json`, `text/csv; charset=utf-8` or `application/xml`;

@@ -23,8 +23,8 @@ The contract (the checks rely on it):
     `etag` under the weak comparison: a tag written `W/"..."` counts as the same tag without
     its `W/` (only `W/` in capitals marks a weak tag). The text between the quotes is
     compared exactly (letter case counts), and a tag counts only with its double quotes.
-  - So `None`, an empty header, other tags, the digest without quotes, `w/"..."` and `"*"`
-    (a tag whose text is a star) are all `False`.
+  - So `None`, an empty header, other tags, the digest without quotes, `w/"..."`, `/"..."`,
+    `W/W/"..."` and `"*"` (a tag whose text is a star) are all `False`.
   - Not graded: `*` together with other elements, tags that contain commas or spaces.
 - `GET /orders/{order_id}`:
   - An unknown id answers 404 `{"detail": "Order not found"}` and no `ETag`, whatever the

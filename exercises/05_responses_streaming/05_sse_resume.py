@@ -11,8 +11,8 @@ The contract (the checks rely on it):
   they were published (`feed.updates[n - 1].id == n`). `feed.after(last_id)`, for a
   `last_id` from 0 to the last number, yields every update numbered above `last_id`, then
   waits for each new one and yields it too, forever (beyond the last number it fails with
-  an `IndexError`). The checks override `get_feed` to hand out a feed of their own, and
-  publish to it while a client is connected.
+  an `IndexError`). The checks override `get_feed` to hand out a feed of their own (perhaps
+  still empty: its last number is then 0), and publish to it while a client is connected.
 - `GET /orders/{order_id}/updates` (any order id, even one without updates) answers 200 with
   `response_class=EventSourceResponse`: FastAPI's `text/event-stream; charset=utf-8`, with
   its `Cache-Control: no-cache`, `X-Accel-Buffering: no` and keep-alive comment (`: ping`,

@@ -31,6 +31,14 @@ JSON_DUMPS = (
     "with AsyncIterator[Order] so Pydantic writes each line."
 )
 LAST_NEWLINE = "Does every line end with \\n, the last one too?"
+NOTE_LEFT_OUT = (
+    "Is a note left out of a line? Every line has all four keys, a missing note as null: "
+    "does the route set an exclude option (response_model_exclude_unset, ...)?"
+)
+FALSY = (
+    'Is every falsy value turned into an empty field (value or "")? Only None is: '
+    "0 is written as 0, 0.00 as 0.00 and False as False."
+)
 JSONL_TYPE = "FastAPI's own media type for JSON Lines is application/jsonl."
 
 
@@ -47,6 +55,8 @@ def jsonl_help(actual: bytes) -> str | None:
         return JSON_DUMPS
     if actual and not actual.endswith(b"\n"):
         return LAST_NEWLINE
+    if actual.count(b'"note":') < actual.count(b'"id":'):
+        return NOTE_LEFT_OUT
     return None
 
 
@@ -66,6 +76,7 @@ def orders(exercise: Any) -> list[Any]:
         order(id=3, customer="Zoë Ørsted", total=Decimal("3"), note=None),
         order(id=12, customer="Grace Hopper", total=Decimal("0.99"), note="line 1\nline 2"),
         order(id=5, customer=" Alan ", total=Decimal("100.00"), note=""),
+        order(id=4, customer="Free sample", total=Decimal("0.00")),  # no note given
     ]
 
 
@@ -75,12 +86,14 @@ CSV_EXPORT = (
     + "3,Zoë Ørsted,3,\r\n".encode()
     + b'12,Grace Hopper,0.99,"line 1\nline 2"\r\n'
     + b"5, Alan ,100.00,\r\n"
+    + b"4,Free sample,0.00,\r\n"
 )
 JSONL_EXPORT = (
     b'{"id":7,"customer":"Lovelace, Ada","total":"12.50","note":"said \\"ring twice\\""}\n'
     + '{"id":3,"customer":"Zoë Ørsted","total":"3","note":null}\n'.encode()
     + b'{"id":12,"customer":"Grace Hopper","total":"0.99","note":"line 1\\nline 2"}\n'
     + b'{"id":5,"customer":" Alan ","total":"100.00","note":""}\n'
+    + b'{"id":4,"customer":"Free sample","total":"0.00","note":null}\n'
 )
 
 
@@ -139,6 +152,13 @@ def test_csv_response_writes_rows(exercise, rows, body):
     expect_equal("body", body, actual, help=csv_help(body, actual))
 
 
+def test_csv_response_writes_falsy_values(exercise):
+    """a CSVResponse writes 0 and False as they are: only None is an empty field"""
+    body = b"0,0.00,False,0.0,\r\n"
+    actual = bytes(render(exercise, [[0, Decimal("0.00"), False, 0.0, None]]).body)
+    expect_equal("body", body, actual, help=FALSY if actual.startswith(b",") else None)
+
+
 def test_csv_response_without_rows_is_empty(exercise):
     """a CSVResponse of no rows has an empty body"""
     response = render(exercise, [])
@@ -187,6 +207,19 @@ async def test_jsonl_export_bytes(exercise):
     expect_status(response, 200)
     expect_header(response, "content-type", "application/jsonl", help=JSONL_TYPE)
     expect_equal("body", JSONL_EXPORT, response.content, help=jsonl_help(response.content))
+
+
+async def test_jsonl_export_of_the_sample_orders(exercise):
+    """without an override, GET /orders.jsonl exports the two sample orders of ORDERS"""
+    async with client_for(exercise.app) as client:
+        response = await client.get("/orders.jsonl")
+    expect_status(response, 200)
+    expect_header(response, "content-type", "application/jsonl", help=JSONL_TYPE)
+    expected = (
+        b'{"id":1,"customer":"Ada Lovelace","total":"12.50","note":null}\n'
+        b'{"id":2,"customer":"Grace Hopper","total":"3.00","note":"leave at the door"}\n'
+    )
+    expect_equal("body", expected, response.content, help=jsonl_help(response.content))
 
 
 async def test_jsonl_export_without_orders(exercise):

@@ -21,6 +21,7 @@ from workbook.testing import (
 
 ORIGINAL_ENCODER = fastapi.encoders.jsonable_encoder
 ORIGINAL_RENDER = JSONResponse.render
+ORIGINAL_SERIALIZE = fastapi.routing.serialize_response
 KEEP = "the stub's output is already right: the rewrite must keep it byte for byte"
 
 LAMP = b'{"sku":"LAMP-1","name":"Desk lamp","price":"39.90","updated_at":"2026-03-01T09:30:00Z"}'
@@ -29,6 +30,9 @@ MUG = (
     '"updated_at":"2026-03-02T17:05:00Z"}'
 ).encode()
 PEN = b'{"sku":"PEN-3","name":"Pen","price":"1.00","updated_at":"2026-01-31T23:59:59Z"}'
+OLD_LAMP = (
+    b'{"sku":"LAMP-1","name":"Lamp (old)","price":"9.00","updated_at":"2026-01-31T23:59:59Z"}'
+)
 
 ENCODER_CALLED = (
     "Does the route still call jsonable_encoder, or return data FastAPI cannot serialize "
@@ -41,6 +45,14 @@ JSONRESPONSE = (
 NULL_DISCOUNT = (
     "Is `discount` written as null? The old code passed exclude_none=True: which option "
     "of the route decorator does the same for the declared type?"
+)
+OWN_RESPONSE = (
+    "Does the route build a Response of its own? Then FastAPI neither checks nor writes "
+    "the declared type: return the records themselves and let FastAPI serialize them."
+)
+IN_ORDER = (
+    "Are the products served as get_catalog hands them out: every record, in its order, "
+    "not sorted, and not one per sku?"
 )
 LEAKED = (
     "Does a private field get out? The declared type decides what is served: "
@@ -77,7 +89,7 @@ def sample(exercise: Any) -> list[Any]:
             discount=Decimal("2.50"),
             updated_at=datetime(2026, 3, 2, 17, 5, tzinfo=UTC),
         ),
-        record(exercise, "PEN-3", "Pen", "1.00"),
+        record(exercise, "PEN-3", "Pen", "1.00", discount=None),  # given, and still left out
     ]
 
 
@@ -135,6 +147,19 @@ def counters(exercise, monkeypatch):
     return counts
 
 
+@pytest.fixture
+def fast_path(monkeypatch):
+    """Count FastAPI's serializations of a returned value straight to JSON bytes."""
+    counts = {"fast path": 0}
+
+    async def counting_serialize(*args: Any, **kwargs: Any) -> Any:
+        counts["fast path"] += bool(kwargs.get("dump_json"))
+        return await ORIGINAL_SERIALIZE(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "serialize_response", counting_serialize)
+    return counts
+
+
 # -- the same bytes as before ------------------------------------------------------------
 
 
@@ -143,6 +168,22 @@ async def test_list_bytes(exercise):
     """GET /products is the products in order, each with Product's fields only"""
     response = await get(exercise, "/products", sample(exercise))
     expect_body(response, b"[" + b",".join([LAMP, MUG, PEN]) + b"]")
+
+
+@pytest.mark.stub_may_pass(KEEP)
+@pytest.mark.parametrize("shape", ["unsorted", "duplicate-skus"])
+async def test_list_keeps_every_record_in_order(exercise, shape):
+    """GET /products serves every record, in the order get_catalog returns them"""
+    lamp, mug, pen = sample(exercise)
+    if shape == "unsorted":
+        catalog, expected = [pen, lamp, mug], [PEN, LAMP, MUG]
+    else:
+        old = record(exercise, "LAMP-1", "Lamp (old)", "9.00")
+        catalog, expected = [lamp, mug, old], [LAMP, MUG, OLD_LAMP]
+    response = await get(exercise, "/products", catalog)
+    expect_status(response, 200)
+    expected_body = b"[" + b",".join(expected) + b"]"
+    expect_equal("body", expected_body, response.content, help=IN_ORDER)
 
 
 @pytest.mark.stub_may_pass(KEEP)
@@ -220,6 +261,15 @@ async def test_no_json_response(exercise, counters, path):
     response = await get(exercise, path, sample(exercise))
     expect_status(response, 200)
     expect_equal("JSONResponse renders", 0, counters["JSONResponse.render"], help=JSONRESPONSE)
+
+
+@pytest.mark.parametrize("path", ["/products", "/products/MUG-2"])
+async def test_fastapi_writes_the_returned_data(exercise, fast_path, path):
+    """a 200 is written by FastAPI from the data the route returns, not by a Response of its own"""
+    response = await get(exercise, path, sample(exercise))
+    expect_status(response, 200)
+    serialized = fast_path["fast path"]
+    expect_equal("serializations of the returned data by FastAPI", 1, serialized, help=OWN_RESPONSE)
 
 
 # -- the OpenAPI document ----------------------------------------------------------------

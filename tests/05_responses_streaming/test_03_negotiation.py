@@ -250,11 +250,15 @@ def test_invalid_q_ignores_the_range(exercise, accept, expected):
         case("text/csv;charset=utf-8;q=0.5, application/xml;q=0.4", CSV, "charset-and-q"),
         case("application/xml;level=1;q=0.4, text/csv;q=0.3", XML, "q-after-a-parameter"),
         case("text/csv;Q=0.2, application/xml;q=0.3", XML, "upper-case-q"),
+        case("text/csv;q=0.1;charset=utf-8, application/xml;q=0.4", XML, "parameter-after-q"),
     ],
 )
 def test_parameters(exercise, accept, expected):
-    """parameters other than q change nothing, and Q is q"""
-    help = "Are parameters other than q ignored, and is the name Q read as q?"
+    """parameters other than q change nothing, before q or after it, and Q is q"""
+    help = (
+        "Are parameters other than q ignored wherever they stand, before q or after it, "
+        "and is the name Q read as q?"
+    )
     expect_choice(exercise, accept, expected, help=help)
 
 
@@ -264,6 +268,8 @@ def test_parameters(exercise, accept, expected):
         case(" text/csv ; q=0.5 , application/xml ; q=0.4 ", CSV, "spaces"),
         case("text/csv,,application/xml;q=0.1,", CSV, "empty-elements"),
         case("application/xml;q=0.1,\ttext/csv;\tq=0.2", CSV, "tabs"),
+        case("application/xml; q=0.5, text/csv; q=0.4", XML, "space-before-q"),
+        case("application/xml;\tq=0.3, text/csv;q=0.4", CSV, "tab-before-q"),
     ],
 )
 def test_spaces_and_empty_elements(exercise, accept, expected):

@@ -38,7 +38,8 @@ SHA256 = (
 )
 WEAK = (
     'If-None-Match compares weakly: does W/"x" count as the tag "x"? And is W/ (in '
-    "capitals, right before the quote) the only prefix you remove?"
+    "capitals, once, right before the opening quote) the only text you remove? "
+    'str.lstrip("W/") removes every leading W and /, str.replace("W/", "") every W/.'
 )
 WHOLE_TAGS = (
     "Is each listed tag compared whole, quotes included? A digest without its quotes, a "
@@ -219,6 +220,10 @@ def test_star(exercise, header, expected, help):
         matching(f"w/{TAG}", False, "lower-case-w", WEAK),
         matching(f"{TAG}x", False, "text-after", WHOLE_TAGS),
         matching(f'"x{DIGEST}"', False, "text-before", WHOLE_TAGS),
+        matching(f"/{TAG}", False, "slash-without-w", WEAK),
+        matching(f"WW/{TAG}", False, "two-ws", WEAK),
+        matching(f"W/W/{TAG}", False, "weak-twice", WEAK),
+        matching(f'"W/{DIGEST}"', False, "w-inside-the-quotes", WEAK),
     ],
 )
 def test_not_a_match(exercise, header, expected, help):

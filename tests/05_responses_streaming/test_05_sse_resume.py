@@ -1,7 +1,7 @@
 """Hidden suite for 05_responses_streaming/05_sse_resume: an SSE feed that resumes."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,6 +42,14 @@ BEYOND = (
 BEYOND_INDEX = (
     "feed.after(last_id) fails with an IndexError when last_id is beyond the feed's last "
     "number: is Last-Event-ID compared with len(feed.updates) before the stream follows the feed?"
+)
+WHOLE_FEED = (
+    "Is Last-Event-ID compared with the feed's last number, len(feed.updates), whichever "
+    "order that update belongs to, and not with the last update of this order?"
+)
+EMPTY = (
+    "A feed without updates has no feed.updates[-1], and len(feed.updates), its last number, "
+    "is 0: is Last-Event-ID compared with that 0, so that a greater id starts from the first?"
 )
 LIVE = (
     "Does the generator keep following the feed after the stored updates, and send each "
@@ -160,8 +168,13 @@ def event_ids(events: list[bytes]) -> list[str | None]:
 
 
 @asynccontextmanager
-async def open_stream(app: Any, path: str, **headers: str) -> AsyncIterator[Stream]:
-    """GET `path` as a server would: each message reaches the test the moment it is sent."""
+async def open_stream(
+    app: Any, path: str, *, help: str | None = None, **headers: str
+) -> AsyncIterator[Stream]:
+    """GET `path` as a server would: each message reaches the test the moment it is sent.
+
+    `help` replaces the usual question when the app raises before it answers.
+    """
     send, messages = anyio.create_memory_object_stream[dict[str, Any]]()  # no buffer
     sent_headers = [
         (name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()
@@ -184,7 +197,8 @@ async def open_stream(app: Any, path: str, **headers: str) -> AsyncIterator[Stre
             raised = exchange.raised
             error = f"it raised {describe(raised)}" if raised else "it sent nothing"
             failed = Failure(
-                f"expected GET {path} to answer, but {error}", help=raised_help(raised)
+                f"expected GET {path} to answer, but {error}",
+                help=(help if raised else None) or raised_help(raised),
             )
         except Exception as exc:  # raised again below, outside the task group
             failed = exc
@@ -203,11 +217,10 @@ async def open_stream(app: Any, path: str, **headers: str) -> AsyncIterator[Stre
         raise failed
 
 
-@pytest.fixture
-def feed(exercise: Any) -> Any:
-    """The feed every request reads during one test, with the BACKLOG in it."""
+def serving(exercise: Any, backlog: list[tuple[int, str]]) -> Iterator[Any]:
+    """A new feed with `backlog` in it, handed to every request while the test runs."""
     feed = exercise.Feed()
-    for order_id, status in BACKLOG:
+    for order_id, status in backlog:
         feed.publish(order_id, status)
     app = exercise.app
     app.dependency_overrides[exercise.get_feed] = provide(feed)
@@ -215,8 +228,20 @@ def feed(exercise: Any) -> Any:
     app.dependency_overrides.pop(exercise.get_feed, None)
 
 
-def follow(exercise: Any, order_id: int = ORDER, **headers: str) -> Any:
-    return open_stream(exercise.app, f"/orders/{order_id}/updates", **headers)
+@pytest.fixture
+def feed(exercise: Any) -> Iterator[Any]:
+    """The feed every request reads during one test, with the BACKLOG in it."""
+    yield from serving(exercise, BACKLOG)
+
+
+@pytest.fixture
+def empty_feed(exercise: Any) -> Iterator[Any]:
+    """The feed every request reads during one test, with no update in it yet."""
+    yield from serving(exercise, [])
+
+
+def follow(exercise: Any, order_id: int = ORDER, *, help: str | None = None, **headers: str) -> Any:
+    return open_stream(exercise.app, f"/orders/{order_id}/updates", help=help, **headers)
 
 
 def expect_stream(stream: Stream) -> None:
@@ -306,6 +331,30 @@ async def test_start_after_last_event_id(exercise, feed, last_event_id, expected
         feed.publish(ORDER, "delivered")  # 7
         events = await stream.events_until(7)
         expect_equal("event ids", expected, event_ids(events), help=help)
+
+
+async def test_resume_after_another_orders_last_update(exercise, feed):
+    """Last-Event-ID at the feed's last number resumes there, even on another order's update"""
+    async with follow(exercise, 8, last_event_id="5") as stream:
+        expect_stream(stream)
+        feed.publish(ORDER, "delivered")  # 6
+        feed.publish(8, "delivered")  # 7
+        events = await stream.events_until(7)
+        expect_equal("event ids", ["7"], event_ids(events), help=WHOLE_FEED)
+
+
+@pytest.mark.parametrize(
+    "last_event_id", [None, "0", "3"], ids=["no-header", "zero", "beyond-an-empty-feed"]
+)
+async def test_empty_feed(exercise, empty_feed, last_event_id):
+    """a feed without updates yet streams the order's first update when it comes"""
+    headers = {} if last_event_id is None else {"last_event_id": last_event_id}
+    async with follow(exercise, help=EMPTY, **headers) as stream:
+        expect_stream(stream)
+        empty_feed.publish(8, "paid")  # 1: another order's
+        empty_feed.publish(ORDER, "paid")  # 2
+        events = await stream.events_until(2)
+        expect_equal("event ids", ["2"], event_ids(events), help=EMPTY)
 
 
 # -- live updates --------------------------------------------------------------------------
