@@ -25,9 +25,9 @@ The contract (the checks rely on it):
   loaded at start-up, and counts one lookup; any other name answers 404
   {"detail": "unknown flag"} and counts nothing.
 - `GET /stats` answers 200 {"lookups": N}: the lookups counted by this app since its
-  start-up (0 at first). Each app opens its own resources and keeps its own count. The
-  checks serve the app as Uvicorn does: each request sees a shallow copy of the
-  lifespan's state.
+  latest start-up (0 at each start-up, also when the same app is started again). Each
+  start-up of each app opens its own resources and its own count. The checks serve the
+  app as Uvicorn does: each request sees a shallow copy of the lifespan's state.
 - The code no longer uses `on_event`, `add_event_handler`, `on_startup`/`on_shutdown`
   or `app.state` (the checks read the code: comments and docstrings may still name
   them), and building and running the app emits no warning.

@@ -22,6 +22,8 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 
 from workbook.testing import (
+    AppStartError,
+    Failure,
     client_for,
     expect,
     expect_equal,
@@ -59,6 +61,14 @@ COPY_HELP = (
     "Do you count by assigning to request.state (request.state.x = ... or +=)? A server "
     "gives each request a copy of the lifespan state, so the assignment is lost with the "
     "request. Mutate one shared object instead: a Stats made by the lifespan."
+)
+BASE_URL_HELP = (
+    "Is the client opened with base_url=settings.quotes_url? Then routes ask for paths such "
+    "as /random, and every request of the app goes to the service its settings name."
+)
+DEFAULT_HELP = (
+    "Does create_app use Settings() when it gets None, whether None is passed or left out? "
+    "Test `settings is None` inside create_app; keep `None` as the parameter's default."
 )
 CLOSE_HELP = (
     "Is the client closed when the app shuts down? Open it with async with around the "
@@ -206,12 +216,31 @@ async def test_quote_through_the_client(exercise: ModuleType, upstream: Upstream
     expect_equal("upstream requests", [f"{QUOTES_URL}/random"], upstream.urls)
 
 
-async def test_default_settings(exercise: ModuleType, upstream: Upstream) -> None:
-    """create_app() without settings uses Settings(): http://quotes.internal and "quotes\""""
-    app = exercise.create_app(transport=upstream.transport)
+async def test_client_has_the_base_url(exercise: ModuleType, upstream: Upstream) -> None:
+    """the app's client is opened with base_url=settings.quotes_url"""
+    app = make_app(exercise, upstream)
     async with serve(app) as client:
-        response = await client.get("/quote")
-    expect_status(response, 200, help=TRANSPORT_HELP)
+        http = await client_seen(app, client)
+    base_url = str(http.base_url).rstrip("/")
+    expect_equal("the client's base_url", QUOTES_URL, base_url, help=BASE_URL_HELP)
+
+
+DEFAULTED = {"no settings": (), "settings=None": (None,)}
+
+
+@pytest.mark.parametrize("given", DEFAULTED)
+async def test_default_settings(exercise: ModuleType, upstream: Upstream, given: str) -> None:
+    """create_app() with {given} uses Settings(): http://quotes.internal and "quotes\""""
+    app = exercise.create_app(*DEFAULTED[given], transport=upstream.transport)
+    try:
+        async with serve(app) as client:
+            response = await client.get("/quote")
+    except AppStartError as exc:
+        if not DEFAULTED[given]:
+            raise
+        message = f"expected the app of create_app(None) to start, but it raised {exc}"
+        raise Failure(message, help=DEFAULT_HELP) from None
+    expect_status(response, 200, help=DEFAULT_HELP if DEFAULTED[given] else TRANSPORT_HELP)
     expect_json(response, {"text": QUOTE["text"], "service": "quotes"})
     expect_equal("upstream requests", ["http://quotes.internal/random"], upstream.urls)
 

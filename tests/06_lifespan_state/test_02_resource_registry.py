@@ -36,8 +36,12 @@ REVERSE_HELP = (
     "depend on what opened first, so it closes first: an AsyncExitStack does this for you."
 )
 CLOSE_ALL_HELP = (
-    "Does one failed close stop the others? Catch the exception around each close, log it "
-    "with logger.exception(...) and go on to the next resource."
+    "Does one failed close stop the others? Catch any Exception around each close (not only "
+    "some classes of it), log it with logger.exception(...) and go on to the next resource."
+)
+LEVEL_HELP = (
+    "Is each failed close logged at ERROR level, neither lower nor higher? "
+    "logger.exception(...) logs at ERROR and attaches the exception."
 )
 LOG_HELP = (
     'Is each failed close logged on logging.getLogger("resources") with '
@@ -129,6 +133,8 @@ def expect_logged(expected: list[tuple[str, BaseException]], records: Records) -
     actual = records.errors()
     messages = [message for message, _ in actual]
     expect_equal("error messages logged", [message for message, _ in expected], messages)
+    levels = [record.levelname for record in records.records if record.levelno >= logging.ERROR]
+    expect_equal("levels of the records logged", ["ERROR"] * len(expected), levels, help=LEVEL_HELP)
     for (message, exc), (_, logged) in zip(expected, actual, strict=True):
         if logged is not exc:
             shown = "no exception" if logged is None else f"{type(logged).__name__}({logged})"
@@ -191,10 +197,21 @@ async def test_state_resources_closed(exercise: ModuleType, records: Records) ->
     expect_equal("resources of the state still open after shutdown", [], still_open)
 
 
+class Jammed(Exception):
+    """An error of no usual family: a close may raise any Exception."""
+
+
+CLOSE_FAULTS = {
+    "database": lambda: RuntimeError("database is stuck"),
+    "cache": lambda: Jammed("cache is jammed"),
+    "client": lambda: ValueError("client closed twice"),
+}
+
+
 @pytest.mark.parametrize("name", NAMES)
 async def test_failed_close_logged(exercise: ModuleType, records: Records, name: str) -> None:
     """when {name} fails to close, it is logged, the others still close, shutdown succeeds"""
-    fault = RuntimeError(f"{name} is stuck")
+    fault = CLOSE_FAULTS[name]()
     exercise.FAULTS[f"close {name}"] = fault
     raised = await run(exercise.app)
     expect_no_exception(raised, "shutdown")

@@ -44,6 +44,11 @@ UNTOUCHED_HELP = (
     "Does the merge write into a dict that a lifespan yielded? Start from a new dict of "
     "your own and update it."
 )
+CALLED_HELP = (
+    "Are all the lifespans called before the first is entered? Call each one with the app "
+    "just before entering it: a lifespan after one that failed to start is never called."
+)
+SORTED_HELP = 'Are the repeated keys sorted, then joined with ", "?'
 APP_HELP = (
     "Is the app built with FastAPI(lifespan=combine(metrics_lifespan, lifespan)), the "
     "library's lifespan first?"
@@ -178,6 +183,11 @@ async def test_yielded_dicts_untouched(exercise: ModuleType) -> None:
 
 CLASHES = {
     "one key": ([{"db": 1}, {"db": 2}], "db", ["a", "b"]),
+    "two keys, yielded in another order": (
+        [{"db": 1, "cache": 1}, {"db": 2, "cache": 2}],
+        "cache, db",
+        ["a", "b"],
+    ),
     "two keys, not next to each other": (
         [{"db": 1, "cache": 1}, {"http": 1}, {"cache": 2, "x": 0, "db": 2}],
         "cache, db",
@@ -197,25 +207,37 @@ async def test_clashing_keys(exercise: ModuleType, case: str) -> None:
     if not isinstance(raised, ValueError):
         message = f"expected ValueError, not {type(raised).__name__}({raised})"
         raise Failure(message, help=CLASH_HELP)
-    expect_equal("ValueError message", f"state keys yielded twice: {keys}", str(raised))
+    message = f"state keys yielded twice: {keys}"
+    expect_equal("ValueError message", message, str(raised), help=SORTED_HELP)
     expected = [f"{name} enter" for name in entered]
     for name in reversed(entered):
         expected += [f"{name} saw ValueError", f"{name} exit"]
     expect_equal("lifespan log", expected, log, help=SEEN_HELP)
 
 
+def calls_logged(name: str, calls: list[str], lifespan: LifespanFn) -> LifespanFn:
+    """`lifespan`, noting its name in `calls` each time it is called (before it is entered)."""
+
+    def called(app: Any) -> Any:
+        calls.append(name)
+        return lifespan(app)
+
+    return called
+
+
 async def test_failed_start_exits_the_first(exercise: ModuleType) -> None:
-    """when b fails to start, a exits (seeing the error), c never starts, the error goes on"""
-    log, error = Log(), RuntimeError("b broke")
+    """when b fails to start, a exits (seeing the error), c is never called, the error goes on"""
+    log, calls, error = Log(), [], RuntimeError("b broke")
     combined = exercise.combine(
-        recording("a", log, {"a": 1}),
-        recording("b", log, fail_start=error),
-        recording("c", log, {"c": 1}),
+        calls_logged("a", calls, recording("a", log, {"a": 1})),
+        calls_logged("b", calls, recording("b", log, fail_start=error)),
+        calls_logged("c", calls, recording("c", log, {"c": 1})),
     )
     raised = await raised_by(combined, log)
     expect_same_error(error, raised)
     expected = ["a enter", "b enter", "a saw RuntimeError", "a exit"]
     expect_equal("lifespan log", expected, log, help=SEEN_HELP)
+    expect_equal("lifespans called", ["a", "b"], calls, help=CALLED_HELP)
 
 
 async def test_error_while_running(exercise: ModuleType) -> None:

@@ -74,6 +74,16 @@ STOP_FAILS_HELP = (
     "error still reaches the server."
 )
 
+NEW_HELP = (
+    "Is a Database or a Heartbeat made once (at import, or in create_app) and used again? "
+    "Make each one in the lifespan, so that every start-up of every app opens its own."
+)
+RESTART_HELP = (
+    "Is the count made once per app, in create_app, instead of in the lifespan? The "
+    "lifespan runs at each start-up: make the count's object there, so each start counts "
+    "from 0."
+)
+
 
 class Outage(Exception):
     """The error a check makes one of the given methods raise."""
@@ -411,3 +421,58 @@ async def test_apps_do_not_share_state(exercise, events):
         list(events),
         help=SHARED_HELP,
     )
+
+
+def calls_of(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> list[Any]:
+    """The objects `cls.method` is called on, in order; the method still runs."""
+    seen: list[Any] = []
+    real = getattr(cls, method)
+    if inspect.iscoroutinefunction(real):
+
+        async def watched_async(self: Any) -> Any:
+            seen.append(self)
+            return await real(self)
+
+        monkeypatch.setattr(cls, method, watched_async)
+    else:
+
+        def watched(self: Any) -> Any:
+            seen.append(self)
+            return real(self)
+
+        monkeypatch.setattr(cls, method, watched)
+    return seen
+
+
+@pytest.mark.stub_may_pass("the on_event handlers make new resources at each start-up too")
+async def test_new_resources_at_each_start(exercise, events, monkeypatch):
+    """each start-up connects a new Database, loads the flags from it, starts a new Heartbeat"""
+    connected = calls_of(monkeypatch, exercise.Database, "connect")
+    loaded = calls_of(monkeypatch, exercise.Database, "load_flags")
+    started = calls_of(monkeypatch, exercise.Heartbeat, "start")
+    app = build(exercise)
+    async with serve(app), serve(build(exercise)):
+        pass
+    async with serve(app):
+        pass
+    databases, heartbeats = len({id(db) for db in connected}), len({id(hb) for hb in started})
+    expect_equal("Databases connected by three start-ups", 3, databases, help=NEW_HELP)
+    expect_equal("Heartbeats started by three start-ups", 3, heartbeats, help=NEW_HELP)
+    expect(
+        [id(db) for db in loaded] == [id(db) for db in connected],
+        "expected each start-up to load the flags from the Database it just connected",
+        help=NEW_HELP,
+    )
+
+
+@pytest.mark.stub_may_pass("the on_event app sets its count to 0 at each start-up too")
+async def test_count_restarts_at_zero(exercise):
+    """an app started again counts its lookups from 0"""
+    app = build(exercise)
+    async with serve(app) as client:
+        await client.get("/flags/dark_mode")
+        first = await lookups(client)
+    async with serve(app) as client:
+        again = await lookups(client)
+    expect_equal("GET /stats after one lookup", {"lookups": 1}, first, help=COUNT_HELP)
+    expect_equal("GET /stats once the app started again", {"lookups": 0}, again, help=RESTART_HELP)

@@ -13,6 +13,7 @@ fail.  The given Database class is watched in each copy: every database a test c
 must be disconnected by the time the test is over.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,6 +80,39 @@ class Outage(Exception):
 
 class Planted(AssertionError):
     """The assertion a check's own block fails with, to see what the harness does then."""
+
+
+@pytest.fixture(autouse=True)
+async def no_task_left_running() -> AsyncIterator[None]:
+    """Keep every task a check starts, and cancel those still running when it ends.
+
+    A `serve` that skips the manager's `__aexit__` when its block raises leaves the app's
+    lifespan waiting in asgi-lifespan's background task, a bare asyncio task that no
+    cancel scope of the check reaches.  Nothing else refers to that task: were it garbage
+    collected while pytest reports the check's failure, the lifespan's own error handling
+    would run inside pytest's and crash the run (CPython 3.11), and every later check would
+    read "not run".  Kept here, it is cancelled once the check is over.
+    """
+    loop = asyncio.get_running_loop()
+    factory = loop.get_task_factory()
+    started: list[asyncio.Future[Any]] = []
+
+    def keep(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Future[Any]:
+        if factory is None:
+            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **options)
+        else:
+            task = factory(loop, coro, **options)
+        started.append(task)
+        return task
+
+    loop.set_task_factory(keep)
+    yield
+    loop.set_task_factory(factory)
+    running = [task for task in started if not task.done() and task is not asyncio.current_task()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=learner_tests.TEST_TIMEOUT_S)
 
 
 # -- probe apps: what the harness runs, and when ---------------------------------------------
