@@ -23,15 +23,16 @@ The contract (the checks rely on it):
   sent. Either way the exception then reaches the server, raised as it is.
 - `request_id` (keep this name) is a `ContextVar[str]` with the default "-". While the app
   serves a request (its route, its dependencies, a streamed body) it holds that request's
-  id, and each request served at the same time sees its own. Once the middleware returns
-  it is "-" again, even in the same task: in-process test clients serve every request in
-  the caller's task.
+  id, and each request served at the same time sees its own. Once the middleware is done,
+  whether it returned or raised, it is "-" again, even in the same task: in-process test
+  clients serve every request in the caller's task.
 - `RequestIdFilter` (keep this name) is a `logging.Filter`: its `filter(record)` sets
   `record.request_id` to the current value of `request_id` and keeps every record
   (returns True). The checks attach it to a handler on the `shop` logger, so each record
   the app logs on `shop.orders` (and the checks on `shop.probe`) gets its request's id,
   or "-" outside any request.
-- Other ASGI scopes, such as the lifespan (the checks run it), pass through untouched.
+- Other ASGI scopes, such as the lifespan and a websocket (the checks run both), pass
+  through untouched: no id is chosen or set for them, so what they log carries "-".
 - Given, keep as it is: `GET /orders/{order_id}` logs "reading order <id>" and answers
   the order, or 404 `{"detail": "Order not found"}`; `GET /orders/export` streams every
   order as JSON Lines, logging "exporting order <id>" before each line.

@@ -19,7 +19,8 @@ The contract (the checks rely on it):
   - Before it calls the app, it sets `current_user` to "anonymous", so every request starts
     anonymous, even when an earlier request served in the same task set a user (in-process
     test clients serve every request in the caller's task). Once it returns, `current_user`
-    holds again what it held before the request.
+    holds again what it held before the request, whatever that was (the default
+    "anonymous", or a value the caller had set).
   - Every response it passes on carries `X-User: <user>` exactly once, where `<user>` is the
     value of `current_user` when the response starts; the response keeps its own status,
     headers and body (401, 404 and 405 answers included).
@@ -34,8 +35,8 @@ The contract (the checks rely on it):
     when a streamed response had started, it says the status that was sent. The exception
     then goes on to the server, raised as it is. (The 500 the client gets is sent by
     ServerErrorMiddleware, outside yours: its headers are not graded.)
-  - Other ASGI scopes, such as the lifespan (the checks run it), pass through untouched
-    and get no line.
+  - Other ASGI scopes, such as the lifespan and a websocket (the checks run both), pass
+    through untouched and get no line.
 """
 
 import logging

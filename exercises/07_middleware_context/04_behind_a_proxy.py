@@ -11,6 +11,7 @@ The contract (the checks rely on it):
 - `app` (keep this name) is served as Uvicorn serves it: the server's root path (say `/shop`)
   is the scope's `root_path` and the start of its `path` (`/shop/whoami`). Do not set a root
   path or a prefix in the app itself: the same app must work under any root path, or none.
+  The checks add routes of their own to `app`.
 - The peer is the address that opened the connection, `scope["client"]`. It is trusted when
   it is an IP address inside one of the networks or equal to one of the addresses of
   `TRUSTED_PROXIES` (keep this name and its value). No client (`None`), or a peer that is not
@@ -26,11 +27,12 @@ The contract (the checks rely on it):
     `request.client.host` becomes it. If every entry is trusted, the leftmost one is the
     client. If the walk stops at an empty entry (an empty header is one), the client stays
     the peer. The port of `request.client` is not graded (0 is fine).
-  - `X-Forwarded-Proto`: exactly `http` or `https` becomes the scheme; any other value (say
-    `ftp`, or a list such as `https, http`) is ignored.
+  - `X-Forwarded-Proto`: exactly `http` or `https` (in lowercase) becomes the scheme; any
+    other value (say `HTTPS`, `wss`, `ftp`, or a list such as `https, http`) is ignored.
   - `X-Forwarded-Host`: a value that is not empty and holds no comma replaces the `Host`
     header, so it becomes the host (and port, if it names one) of every URL the app makes;
-    any other value is ignored.
+    any other value is ignored. Every other header line reaches the app as it was sent,
+    repeated ones included (whether the `X-Forwarded-*` lines stay is not graded).
   Proxies send `X-Forwarded-Proto` and `X-Forwarded-Host` once, and servers strip the spaces
   around header values: the checks send neither repeated nor padded values of these two.
 - Every other scope (the lifespan, say) passes through untouched.

@@ -18,7 +18,8 @@ The contract (the checks rely on it):
   `Access-Control-Request-Method: GET` and `Access-Control-Request-Headers: x-api-key`) is
   answered by `CORSMiddleware`: status 200 and `Access-Control-Allow-Origin:
   https://app.example.com`, though it carries no API key. Nothing else about it is graded.
-- A request without the right `X-API-Key` gets `ApiKeyMiddleware`'s 401 (its body
+- Any other request without the right `X-API-Key` (an `OPTIONS` that is no preflight
+  included) gets `ApiKeyMiddleware`'s 401 (its body
   `{"detail": "Missing or wrong API key"}`, `WWW-Authenticate: ApiKey`).
 - An unhandled error gets `RequestIdMiddleware`'s 500 (`text/plain`, `Internal Server
   Error`). FastAPI's own `ServerErrorMiddleware` sits outside every layer you add: a 500 made

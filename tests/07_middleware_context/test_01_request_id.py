@@ -17,9 +17,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import WebSocket
 from fastapi.responses import StreamingResponse
 
 from workbook.testing import (
+    SERVER_SCOPE,
     Failure,
     RawExchange,
     client_for,
@@ -45,7 +48,8 @@ MISSING_HEADER = (
 )
 RULE = (
     "Is the sent id kept only when it is 1 to 64 characters, each an ASCII letter, an ASCII "
-    "digit, '-', '_' or '.'? Check the whole value (re.fullmatch, not re.match), and "
+    "digit, '-', '_' or '.'? Check the whole value (re.fullmatch, not re.match), spell "
+    "the letters as A-Z and a-z (A-z also spans '[', '\\', ']', '^' and '`'), and "
     "remember that str.isalnum() and \\w also accept letters such as 'é'."
 )
 FORMAT = "Is a new id made with uuid.uuid4().hex, for each request that needs one?"
@@ -59,7 +63,11 @@ SHARED = (
 )
 RESET = (
     "Is the ContextVar reset with the token that set() returned, in a finally, once the "
-    "app has answered? A test client serves every request in the caller's task."
+    "app has answered or raised? A test client serves every request in the caller's task."
+)
+OTHER_SCOPES = (
+    "Does the middleware pass every scope that is not 'http' (the lifespan, a websocket) "
+    "straight on, without choosing an id or setting the ContextVar?"
 )
 ERROR_500 = (
     "The 500 for an unhandled error is sent by ServerErrorMiddleware, which sits outside "
@@ -115,6 +123,11 @@ def add_probes(exercise: ModuleType) -> None:
         PROBE_LOGGER.info("about to fail")
         raise ProbeError("the probe failed")
 
+    async def websocket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        PROBE_LOGGER.info("websocket connected")
+        await websocket.close()
+
     async def fail_midway() -> StreamingResponse:
         async def chunks() -> Any:
             yield b"first chunk\n"
@@ -126,6 +139,7 @@ def add_probes(exercise: ModuleType) -> None:
     app.add_api_route("/probe/second", second, methods=["GET"])
     app.add_api_route("/probe/fail", fail, methods=["GET"])
     app.add_api_route("/probe/fail-midway", fail_midway, methods=["GET"])
+    app.add_api_websocket_route("/probe/websocket", websocket)
 
 
 class Capture(logging.Handler):
@@ -207,6 +221,9 @@ async def serve(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> RawE
         pytest.param(b"abc/def", False, id="slash"),
         pytest.param(b"abc:def", False, id="colon"),
         pytest.param(b"\xe9t\xe9", False, id="non-ascii-letters"),
+        pytest.param(b"abc^def`", False, id="caret-backtick"),
+        pytest.param(b"abc[1]", False, id="brackets"),
+        pytest.param(b"abc\\def", False, id="backslash"),
     ],
 )
 async def test_sent_id_rule(exercise: ModuleType, logs: Capture, sent: bytes, kept: bool) -> None:
@@ -321,6 +338,41 @@ async def test_id_ends_with_the_request(exercise: ModuleType, logs: Capture) -> 
     expect_equal("records (message, request_id)", expected, logs.rows, help=help)
 
 
+async def test_other_scopes_get_no_id(exercise: ModuleType, logs: Capture) -> None:
+    """a websocket passes through untouched: what it logs carries '-'"""
+    scope = {
+        **SERVER_SCOPE,
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/probe/websocket",
+        "raw_path": b"/probe/websocket",
+        "query_string": b"",
+        "headers": [(b"host", b"test"), (b"x-request-id", b"req-ws")],
+        "subprotocols": [],
+    }
+    incoming = [{"type": "websocket.connect"}]
+    sent: list[str] = []
+    raised: Exception | None = None
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    with anyio.fail_after(GUARD):
+        async with LifespanManager(exercise.app) as manager:
+            try:
+                await manager.app(scope, receive, send)
+            except Exception as exc:
+                raised = exc
+    what = f"{type(raised).__name__}: {raised}" if raised else "nothing"
+    expect_equal("the exception the server gets", "nothing", what, help=OTHER_SCOPES)
+    expect_equal("messages sent", ["websocket.accept", "websocket.close"], sent, help=OTHER_SCOPES)
+    help = NOT_IN_LOGS if logs.ids_of("websocket connected") == [NO_ATTRIBUTE] else OTHER_SCOPES
+    expect_logged(logs, "websocket connected", "-", help=help)
+
+
 # -- unhandled errors -------------------------------------------------------------------------
 
 
@@ -332,6 +384,15 @@ async def test_unhandled_error_answers_500_with_the_id(exercise: ModuleType, log
         f"{HEADER} headers on the 500", ["req-500"], exchange.header_values(HEADER), help=ERROR_500
     )
     expect_logged(logs, "about to fail", "req-500")
+
+
+async def test_id_ends_with_a_failed_request(exercise: ModuleType, logs: Capture) -> None:
+    """after an unhandled error records carry '-' again, also in the same task"""
+    await serve(exercise.app, "/probe/fail", [(b"x-request-id", b"req-500")])
+    PROBE_LOGGER.info("after the error")
+    expected = [("about to fail", "req-500"), ("after the error", "-")]
+    help = NOT_IN_LOGS if logs.ids_of("about to fail") != ["req-500"] else RESET
+    expect_equal("records (message, request_id)", expected, logs.rows, help=help)
 
 
 @pytest.mark.stub_may_pass("the stub leaves errors alone, so they reach the server")

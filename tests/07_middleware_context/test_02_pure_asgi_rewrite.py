@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Annotated, Any
 
+import anyio
 import pytest
-from fastapi import Depends
+from asgi_lifespan import LifespanManager
+from fastapi import Depends, WebSocket
 from fastapi.responses import StreamingResponse
 
 from workbook.testing import (
+    SERVER_SCOPE,
     Failure,
     client_for,
     expect_equal,
@@ -60,7 +63,11 @@ ANONYMOUS = (
 )
 RESTORE = (
     "Is current_user reset with the token its set() returned, in a finally, once the app "
-    "has answered?"
+    "has answered? Setting it to 'anonymous' again loses what the caller had set."
+)
+OTHER_SCOPES = (
+    "Does the middleware pass every scope that is not 'http' (the lifespan, a websocket) "
+    "straight on? A websocket scope has no method, and it gets no access line."
 )
 ERROR_LINE = (
     "An unhandled error never passes your send: no response starts. Is the line still "
@@ -146,10 +153,15 @@ def add_probes(exercise: ModuleType) -> None:
 
         return StreamingResponse(chunks(), media_type="text/plain")
 
+    async def websocket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close()
+
     app.add_api_route("/probe/grace", set_by_other_code, methods=["GET"])
     app.add_api_route(STREAM_PROBE, stream, methods=["GET"])
     app.add_api_route("/probe/boom", boom, methods=["GET"])
     app.add_api_route("/probe/fail-midway", fail_midway, methods=["GET"])
+    app.add_api_websocket_route("/probe/websocket", websocket)
 
 
 class Exchange:
@@ -293,12 +305,56 @@ async def test_each_request_starts_anonymous(
     "BaseHTTPMiddleware runs the app in a task of its own, so the stub never changes "
     "current_user in the caller's task"
 )
-async def test_current_user_restored(exercise: ModuleType, access: AccessRecords) -> None:
+@pytest.mark.parametrize("before", [None, "cron-job"], ids=["default", "set-by-the-caller"])
+async def test_current_user_restored(
+    exercise: ModuleType, access: AccessRecords, before: str | None
+) -> None:
     """once the middleware returns, current_user holds again what it held before the request"""
-    async with client_for(exercise.app) as client:
-        await client.get("/orders", headers={"X-API-Key": "key-ada"})
-        after = exercise.current_user.get()
-    expect_equal("current_user after the request", "anonymous", after, help=RESTORE)
+    token = exercise.current_user.set(before) if before is not None else None
+    try:
+        async with client_for(exercise.app) as client:
+            await client.get("/orders", headers={"X-API-Key": "key-ada"})
+            after = exercise.current_user.get()
+    finally:
+        if token is not None:
+            exercise.current_user.reset(token)
+    expected = "anonymous" if before is None else before
+    expect_equal("current_user after the request", expected, after, help=RESTORE)
+
+
+@pytest.mark.stub_may_pass("BaseHTTPMiddleware passes a websocket straight on")
+async def test_other_scopes_pass_through(exercise: ModuleType, access: AccessRecords) -> None:
+    """a websocket passes through untouched and gets no access line"""
+    scope = {
+        **SERVER_SCOPE,
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/probe/websocket",
+        "raw_path": b"/probe/websocket",
+        "query_string": b"",
+        "headers": [(b"host", b"test"), *ADA],
+        "subprotocols": [],
+    }
+    incoming = [{"type": "websocket.connect"}]
+    sent: list[str] = []
+    raised: Exception | None = None
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    with anyio.fail_after(GUARD):
+        async with LifespanManager(exercise.app) as manager:
+            try:
+                await manager.app(scope, receive, send)
+            except Exception as exc:
+                raised = exc
+    what = f"{type(raised).__name__}: {raised}" if raised else "nothing"
+    expect_equal("the exception the server gets", "nothing", what, help=OTHER_SCOPES)
+    expect_equal("messages sent", ["websocket.accept", "websocket.close"], sent, help=OTHER_SCOPES)
+    expect_equal("access lines", [], access.lines, help=OTHER_SCOPES)
 
 
 # -- streamed responses ------------------------------------------------------------------

@@ -53,9 +53,9 @@ CODING_NAMES = (
     "header's value lowered before it is compared?"
 )
 IDENTITY = (
-    "A body without Content-Encoding, with an empty one or with identity is served as "
-    "sent, whatever its size and whatever its bytes look like: is the decision taken "
-    "from the header alone?"
+    "A body without Content-Encoding, with an empty one or with identity (in any letter "
+    "case) is served as sent, whatever its size and whatever its bytes look like: is the "
+    "decision taken from the header alone, lowered before every comparison?"
 )
 LIMIT_HELP = (
     "Is the body refused only when it decompresses to more than MAX_INFLATED bytes, so "
@@ -78,6 +78,10 @@ LIMIT_FIRST = (
 UNSUPPORTED_HELP = (
     "Is any other Content-Encoding refused with HTTPException(415, ..., "
     'headers={"Accept-Encoding": "gzip"}) before the body is read?'
+)
+READ_FIRST = (
+    "Is the 415 decided from the Content-Encoding header alone, before "
+    "`await request.body()`? A body in a coding you refuse need not be received at all."
 )
 ONE_ROUTER = (
     "Is route_class=GzipRoute given to the ingest router only? Routes of other routers "
@@ -130,6 +134,24 @@ def help_for(response: Any, sent: bytes, otherwise: str) -> str:
     return otherwise
 
 
+def raw_post(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The scope of a POST to `path` as a server builds it, for a raw receive/send pair."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+
+
 async def post(exercise: ModuleType, path: str, body: bytes, headers: dict[str, str]) -> Any:
     async with client_for(exercise.app) as client:
         return await client.post(path, content=body, headers=headers)
@@ -176,6 +198,8 @@ async def test_inflated_body_is_validated(exercise: ModuleType) -> None:
     [
         pytest.param({}, gzip.compress(b"looks like gzip"), id="no-header-gzip-bytes"),
         pytest.param({"Content-Encoding": "identity"}, b"plain text", id="identity"),
+        pytest.param({"Content-Encoding": "Identity"}, b"plain text", id="identity-capital"),
+        pytest.param({"Content-Encoding": "IDENTITY"}, b"plain text", id="identity-upper"),
         pytest.param({"Content-Encoding": ""}, b"plain text", id="empty-header"),
         pytest.param({}, compressible(LIMIT + 1), id="no-header-over-the-limit"),
         pytest.param({}, b"", id="no-header-empty-body"),
@@ -268,6 +292,26 @@ async def test_unsupported_coding_is_415(exercise: ModuleType, coding: str) -> N
     expect_header(response, "accept-encoding", "gzip", help=UNSUPPORTED_HELP)
 
 
+async def test_unsupported_coding_leaves_the_body_unread(exercise: ModuleType) -> None:
+    """a 415 is decided from the header alone: the body is not read first"""
+    reads: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append("http.request")
+        return {"type": "http.request", "body": b"brotli bytes", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = raw_post("/ingest/raw", [(b"content-encoding", b"br")])
+    with anyio.fail_after(GUARD):
+        async with LifespanManager(exercise.app) as manager:
+            await manager.app(scope, receive, send)
+    expect_equal("status", 415, sent[0].get("status") if sent else None, help=UNSUPPORTED_HELP)
+    expect_equal("body messages read before the 415", 0, len(reads), help=READ_FIRST)
+
+
 # -- one router only ----------------------------------------------------------------------
 
 
@@ -312,20 +356,7 @@ async def test_disconnect_seen_after_the_body(exercise: ModuleType) -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": DISCONNECT_PROBE,
-        "raw_path": DISCONNECT_PROBE.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test"), (b"content-encoding", b"gzip")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
+    scope = raw_post(DISCONNECT_PROBE, [(b"content-encoding", b"gzip")])
     with anyio.fail_after(GUARD):
         async with LifespanManager(exercise.app) as manager:
             await manager.app(scope, receive, send)

@@ -10,6 +10,7 @@ import anyio
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import Request
 
 from workbook.testing import (
     AppStartError,
@@ -48,11 +49,18 @@ WALK = (
 ALL_TRUSTED = "When every entry is a trusted proxy, is the leftmost one the client?"
 LINES = "Are several X-Forwarded-For lines joined into one list (Headers.getlist), in order?"
 EMPTY = "Does an empty entry, or an empty header, leave request.client as the peer?"
-PROTO = "Is X-Forwarded-Proto taken only when it is exactly http or https?"
+PROTO = (
+    "Is X-Forwarded-Proto taken only when it is exactly http or https: lowercase, and no "
+    "other scheme (ws and wss included)?"
+)
 LIFESPAN = "Does the middleware pass every scope that is not HTTP (the lifespan) straight on?"
 HOST = (
     "Does X-Forwarded-Host replace the Host header in the scope's headers (not add a second "
     "one), and only when it is one non-empty value?"
+)
+OTHER_LINES = (
+    "Does the middleware replace only the Host line, keeping every other header line as "
+    "it was, repeated ones included? A dict of the headers keeps one line per name."
 )
 REDIRECT = (
     "Starlette builds this redirect from the scope it is given: does the middleware call the "
@@ -253,8 +261,16 @@ async def test_forwarded_proto_sets_the_scheme(exercise, scheme, proto, expected
 @pytest.mark.stub_may_pass("the stub keeps the server's scheme, which is right here")
 @pytest.mark.parametrize(
     ("scheme", "proto"),
-    [("http", "ftp"), ("http", "https, http"), ("https", "http, https"), ("http", "")],
-    ids=["other-word", "list", "list-reversed", "empty"],
+    [
+        ("http", "ftp"),
+        ("http", "https, http"),
+        ("https", "http, https"),
+        ("http", ""),
+        ("http", "HTTPS"),
+        ("https", "Http"),
+        ("http", "wss"),
+    ],
+    ids=["other-word", "list", "list-reversed", "empty", "capitals", "capital", "websocket"],
 )
 async def test_other_proto_values_are_ignored(exercise, scheme, proto):
     """any other X-Forwarded-Proto leaves the scheme alone"""
@@ -269,6 +285,35 @@ async def test_forwarded_host_sets_the_host(exercise, host):
     """X-Forwarded-Host becomes the host of request.url"""
     url = f"http://{host}/shop/whoami"
     await expect_url(exercise, url, HOST, headers={"x-forwarded-host": host})
+
+
+HEADERS_PROBE = "/probe/headers"
+
+
+def add_headers_probe(exercise: Any) -> None:
+    """A route of the checks' own: it answers the header lines it got, but Host."""
+    app = exercise.app
+    if any(getattr(route, "path", None) == HEADERS_PROBE for route in app.routes):
+        return
+
+    async def lines(request: Request) -> list[list[str]]:
+        raw = request.headers.raw
+        return [[name.decode(), value.decode()] for name, value in raw if name != b"host"]
+
+    app.add_api_route(HEADERS_PROBE, lines, methods=["GET"], include_in_schema=False)
+
+
+@pytest.mark.stub_may_pass("the stub changes no header line, which is right here")
+async def test_forwarded_host_keeps_the_other_lines(exercise):
+    """X-Forwarded-Host replaces the Host line only: every other line stays, repeated ones too"""
+    add_headers_probe(exercise)
+    sent = [("accept", "text/plain"), ("x-trace", "one"), ("x-trace", "two")]
+    response = await call(exercise.app, HEADERS_PROBE, headers=[*sent, *FORWARDED.items()])
+    expect_status(response, 200)
+    kept = [line for line in response_json(response) if not line[0].startswith("x-forwarded-")]
+    expect_equal(
+        "other header lines, in order", [list(line) for line in sent], kept, help=OTHER_LINES
+    )
 
 
 @pytest.mark.stub_may_pass("the stub keeps the Host header, which is right here")

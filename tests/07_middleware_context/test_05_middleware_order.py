@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +46,10 @@ DIGEST_AFTER_GZIP = (
     "compressed bytes the client receives?"
 )
 KEPT = "Are the five layers all still added, once each, with their arguments unchanged?"
+CLASSES_KEPT = (
+    "Is every class still as it was written? Only the order of the layers is yours to "
+    "change: a layer that lets some requests skip the key refuses too few."
+)
 
 
 class Crash(Exception):
@@ -117,6 +122,40 @@ async def test_guard_refuses_without_the_key(app, key):
     expect_status(response, 401, help=KEPT)
     expect_json(response, REJECTED, help=KEPT)
     expect_header(response, "www-authenticate", "ApiKey", help=KEPT)
+
+
+@pytest.mark.stub_may_pass("the guard refuses these in every order")
+@pytest.mark.parametrize(
+    "headers", [{"origin": ORIGIN}, {}], ids=["origin-without-request-method", "no-origin"]
+)
+async def test_plain_options_needs_the_key(app, headers):
+    """an OPTIONS request that is no CORS preflight needs the API key like any other"""
+    response, _ = await fetch(app, "OPTIONS", headers)
+    expect_status(response, 401, help=CLASSES_KEPT)
+    expect_json(response, REJECTED, help=CLASSES_KEPT)
+    expect_header(response, "www-authenticate", "ApiKey", help=CLASSES_KEPT)
+
+
+def layers(app: Any) -> list[str]:
+    """The layers added to `app`, each as its class name and arguments, sorted."""
+    return sorted(
+        " ".join(
+            [
+                layer.cls.__name__,
+                *map(json.dumps, layer.args),
+                json.dumps(layer.kwargs, sort_keys=True),
+            ]
+        )
+        for layer in app.user_middleware
+    )
+
+
+@pytest.mark.stub_may_pass("the stub adds the five layers, in another order")
+async def test_the_five_layers_are_kept(app, reference):
+    """the five layers are each added once, with the arguments they were written with"""
+    expect_equal(
+        "layers added (class and arguments)", layers(reference.app), layers(app), help=KEPT
+    )
 
 
 @pytest.mark.stub_may_pass("the request id layer makes this 500 in every order")
