@@ -37,9 +37,9 @@ The contract (the checks read the document served at `GET /openapi.json`):
   | `GET /tickets/search`              | ["tickets"]             | Search tickets           |
 
   Each operation's `description` is its function's docstring, except that the
-  paragraph for maintainers in `buy_tickets`' docstring stays in the code and never
-  reaches the document: the description of `POST /tickets` is exactly
-  "Buy seats for a concert.\n\nTickets cannot be refunded."
+  paragraph for maintainers in `buy_tickets`' docstring stays in that docstring (the
+  checks read `buy_tickets.__doc__`) and never reaches the document: the description of
+  `POST /tickets` is exactly "Buy seats for a concert.\n\nTickets cannot be refunded."
 - `GET /tickets/search` is marked `"deprecated": true`; no other operation is marked
   deprecated. It still answers exactly like `GET /tickets`.
 - `GET /healthz` is not in the document at all, and still answers 200 `{"status": "ok"}`.

@@ -48,8 +48,9 @@ The contract (the checks rely on it):
   - Only the members of a path item named `get`, `put`, `post`, `delete`, `options`,
     `head`, `patch` or `trace` are operations: others (`summary`, `parameters`, `servers`,
     `x-...` extensions) are skipped, whatever they hold.
-  - An operation without an `operationId` is skipped. A document may lack `paths` or
-    `webhooks`. Callbacks inside operations are not looked at.
+  - An operation without an `operationId` is skipped; an empty one (`""`) is an id like
+    any other. A document may lack `paths` or `webhooks`. Callbacks inside operations are
+    not looked at.
 """
 
 from typing import Any

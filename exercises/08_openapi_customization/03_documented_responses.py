@@ -15,8 +15,9 @@ with the real answers):
   problem (the body is validated first: an invalid order is FastAPI's 422 whatever the
   concert). `PUT /concerts/{concert_id}/poster` reads the raw image itself: an unknown
   concert is a 404 problem, then a `Content-Type` other than exactly `image/png` or
-  `image/jpeg` a 415 problem; otherwise it answers 200 `{"concert_id", "media_type",
-  "size"}`. Problems are sent with `Content-Type: application/problem+json`.
+  `image/jpeg` (in lower case, with no parameters) a 415 problem; otherwise it answers 200
+  `{"concert_id", "media_type", "size"}`. Problems are sent with
+  `Content-Type: application/problem+json`.
 - The operations document exactly these answers, by status:
   - `POST /concerts/{concert_id}/tickets`: "201", "404", "409", "422"
   - `PUT /concerts/{concert_id}/poster`: "200", "404", "415", "422"

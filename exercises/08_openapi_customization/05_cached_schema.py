@@ -18,7 +18,7 @@ The contract (the checks rely on it):
   - `info["x-logo"]` is `LOGO` (replacing any `x-logo` already there);
   - in every Media Type Object (each value of a `content`) of the request body and of the
     responses of every operation under `paths` and under `webhooks`, and of the operations
-    of their `callbacks` (at any depth), an `itemSchema` member is renamed
+    of their `callbacks` (a webhook's too, at any depth), an `itemSchema` member is renamed
     `x-oai-itemSchema`, its value unchanged. That is OpenAPI 3.1's registered extension
     for the schema of each item of a stream;
   - nothing else changes: other members named `itemSchema` (a model's property, say) stay

@@ -59,6 +59,15 @@ ONLY_METHODS = (
     "(summary, parameters, x-... extensions) skipped?"
 )
 
+EMPTY_ID = (
+    'An operation without an operationId is skipped, but "" is an operationId: is the '
+    "member's presence tested ('operationId' in operation), or its truth?"
+)
+NO_CALLBACKS = (
+    "Only the operations of paths and webhooks are looked at: are the operations inside "
+    "callbacks left out?"
+)
+
 
 async def fetch_document(app: Any) -> dict[str, Any]:
     """GET /openapi.json, FastAPI's duplicate-id warning silenced: the checks say more."""
@@ -357,6 +366,28 @@ def test_operations_without_ids_are_skipped(exercise):
     }
     expected = {"x": ["PUT /a", "DELETE /b"], "y": ["TRACE /c", "OPTIONS /c"]}
     expect_duplicates(exercise, document, expected)
+
+
+def test_empty_id_is_an_id(exercise):
+    """an empty operationId is an id like any other: two operations sharing it are reported"""
+    document = {"paths": {"/a": {"get": op(""), "post": op("")}, "/b": {"get": op()}}}
+    expected = {"": ["GET /a", "POST /a"]}
+    expect_duplicates(exercise, document, expected, help=EMPTY_ID)
+
+
+def test_callbacks_are_not_looked_at(exercise):
+    """operations inside callbacks are not looked at, even when they share an id"""
+    callback = {"{$request.body#/url}": {"post": op("notify")}}
+    document = {
+        "paths": {
+            "/subscriptions": {"post": {**op("subscribe"), "callbacks": {"event": callback}}},
+            "/notifications": {"post": op("notify")},
+            "/subscriptions/{id}": {"put": op("subscribe")},
+        },
+        "webhooks": {"sold": {"post": {**op("sold"), "callbacks": {"event": callback}}}},
+    }
+    expected = {"subscribe": ["POST /subscriptions", "PUT /subscriptions/{id}"]}
+    expect_duplicates(exercise, document, expected, help=NO_CALLBACKS)
 
 
 async def test_duplicates_in_a_real_document(exercise):

@@ -9,6 +9,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
 from workbook.testing import (
     Failure,
@@ -40,6 +41,7 @@ ORDER_EXAMPLES = {
 TICKET_EXAMPLES = [{"concert_id": "c-1", "holder": "Ada", "seats": 2, "total": "90.00"}]
 POSTER_BODY = {"required": True, "content": {"image/png": {}, "image/jpeg": {}}}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)
+NEAR_MISSES = ["image/png; name=poster.png", "IMAGE/JPEG"]  # not exactly a poster type: 415
 NO_CONCERT = {
     "type": "about:blank",
     "title": "Unknown concert",
@@ -89,6 +91,14 @@ RAW_BODY = (
     'openapi_extra={"requestBody": ...}, exactly as the contract writes it.'
 )
 STILL_SERVED = "The routes are given: was one changed?"
+DANGLING = (
+    "A $ref points to a schema by its place in the document: is that schema really in "
+    "components.schemas? Writing the Problem schema inline needs no $ref."
+)
+NO_NEW_RULES = (
+    "The route checks the Content-Type as it was: exactly image/png or image/jpeg. Does it "
+    "now cut off parameters or change the case?"
+)
 
 
 async def fetch_document(app: Any) -> dict[str, Any]:
@@ -97,6 +107,13 @@ async def fetch_document(app: Any) -> dict[str, Any]:
         response = await client.get("/openapi.json")
     expect_status(response, 200, help=NOT_BUILT)
     return response_json(response)
+
+
+def dangling(exc: Unresolvable) -> Failure:
+    """The failure for a $ref that points to nothing in the document."""
+    ref = str(exc.ref)
+    ref = f"#{ref}" if ref.startswith("/") else ref
+    return Failure(f"expected the $ref {ref!r} to point to a schema, not to nothing", help=DANGLING)
 
 
 def expect_valid_openapi(document: dict[str, Any]) -> None:
@@ -108,6 +125,8 @@ def expect_valid_openapi(document: dict[str, Any]) -> None:
         raise Failure(
             f"expected a valid OpenAPI 3.1 document; at {where}: {exc.message}", help=INVALID
         ) from None
+    except Unresolvable as exc:
+        raise dangling(exc) from None
 
 
 def operation(document: dict[str, Any], key: tuple[str, str]) -> dict[str, Any]:
@@ -136,14 +155,17 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     name = ref.removeprefix(prefix)
     target = document.get("components", {}).get("schemas", {}).get(name)
     if not ref.startswith(prefix) or target is None:
-        raise Failure(f"expected {ref!r} to point to a schema in components.schemas")
+        raise Failure(f"expected {ref!r} to point to a schema in components.schemas", help=DANGLING)
     return target
 
 
 def schema_errors(document: dict[str, Any], schema: dict[str, Any], body: Any) -> list[str]:
     """Why ``body`` does not fit ``schema``, whose $refs point into the document."""
     validator = OAS31Validator({**schema, "components": document.get("components", {})})
-    return [error.message for error in validator.iter_errors(body)]
+    try:
+        return [error.message for error in validator.iter_errors(body)]
+    except Unresolvable as exc:
+        raise dangling(exc) from None
 
 
 def ticket_schema(document: dict[str, Any]) -> dict[str, Any]:
@@ -344,14 +366,24 @@ async def test_buying_answers(exercise, concert_id, order, status, expected):
         ("c-2", "image/jpeg", 200, {"concert_id": "c-2", "media_type": "image/jpeg", "size": 32}),
         ("c-1", "text/csv", 415, UNSUPPORTED),
         ("c-1", None, 415, UNSUPPORTED),
+        *[("c-1", content_type, 415, UNSUPPORTED) for content_type in NEAR_MISSES],
         ("c-9", "text/csv", 404, NO_CONCERT),
     ],
-    ids=["png", "jpeg", "other-type", "no-type", "unknown-concert-first"],
+    ids=[
+        "png",
+        "jpeg",
+        "other-type",
+        "no-type",
+        "png-with-parameter",
+        "jpeg-in-capitals",
+        "unknown-concert-first",
+    ],
 )
 async def test_poster_answers(exercise, concert_id, content_type, status, expected):
-    """posters are answered as before: the concert first, then the media type"""
+    """posters are answered as before: the concert first, then the exact media type"""
     response = await upload(exercise.app, concert_id, content_type)
-    expect_status(response, status, help=STILL_SERVED)
+    help = NO_NEW_RULES if content_type in NEAR_MISSES else STILL_SERVED
+    expect_status(response, status, help=help)
     expect_json(response, expected, help=STILL_SERVED)
     if status != 200:
         expect_equal(

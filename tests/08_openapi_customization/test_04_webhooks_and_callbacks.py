@@ -134,6 +134,11 @@ IN_COMPONENTS = (
 BODY = "The event's body model is the type of the function's body parameter."
 DOCSTRING = "FastAPI takes an operation's description from its function's docstring."
 STILL_SERVED = "The routes are given: was one changed or removed?"
+MODELS_GIVEN = "The models are given: keep them as they are, their types and rules included."
+UNIQUE_IDS = (
+    "An operationId names one operation of the whole document, webhooks and callbacks "
+    "included: was an operation_id= copied from another event?"
+)
 
 
 async def fetch_document(app: Any) -> dict[str, Any]:
@@ -159,6 +164,21 @@ def event_operation(document: dict[str, Any], section: str, name: str) -> dict[s
         raise Failure(f"expected {where}, not nothing", help=help)
     expect_equal(f"methods of {name}", ["post"], list(path_item))
     return path_item["post"]
+
+
+def every_operation(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, webhook name or callback expression; method; operation) of every operation."""
+    path_items = [
+        *document.get("paths", {}).items(),
+        *document.get("webhooks", {}).items(),
+    ]
+    while path_items:
+        where, path_item = path_items.pop(0)
+        for method, operation in path_item.items():
+            if isinstance(operation, dict):
+                yield where, method, operation
+                for callback in operation.get("callbacks", {}).values():
+                    path_items.extend(callback.items())
 
 
 def refunds_operation(document: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +293,26 @@ def test_event_schema(document, model):
     expect_equal(f"components.schemas.{model}", SCHEMAS[model], schema, help=BODY)
 
 
+@pytest.mark.stub_may_pass("the stub's models are the given ones")
+@pytest.mark.parametrize("model", ["RefundRequest", "Refund"])
+async def test_route_schema(exercise, reference, model):
+    """the models of the routes are described as given: they are kept as they are"""
+    expected = (await fetch_document(reference.app))["components"]["schemas"][model]
+    schema = (await fetch_document(exercise.app)).get("components", {}).get("schemas", {})
+    expect_equal(f"components.schemas.{model}", expected, schema.get(model), help=MODELS_GIVEN)
+
+
+@pytest.mark.stub_may_pass("the stub's operations have FastAPI's ids, all different")
+def test_operation_ids_are_unique(document):
+    """no two operations share an operationId: routes, webhooks and the callback together"""
+    users: dict[str, list[str]] = {}
+    for where, method, operation in every_operation(document):
+        if "operationId" in operation:
+            users.setdefault(operation["operationId"], []).append(f"{method.upper()} {where}")
+    shared = {op_id: names for op_id, names in users.items() if len(names) > 1}
+    expect_equal("operationIds used more than once", {}, shared, help=UNIQUE_IDS)
+
+
 # -- each event operation -------------------------------------------------------------------
 
 
@@ -368,3 +408,13 @@ async def test_refunds_still_answer(exercise):
         response = await client.get("/refunds/2")
     expect_status(response, 404, help=STILL_SERVED)
     expect_json(response, {"detail": "No such refund."}, help=STILL_SERVED)
+
+
+@pytest.mark.stub_may_pass("the routes are given: they answer on the stub too")
+async def test_refund_needs_a_url(exercise):
+    """a refund request whose callback_url is not a URL is refused with 422, and not kept"""
+    order = {**REFUND_REQUEST, "callback_url": "partner refunds"}
+    async with client_for(exercise.app) as client:
+        response = await client.post("/refunds", json=order)
+    expect_status(response, 422, help=MODELS_GIVEN)
+    expect_equal("refunds kept", {}, dict(exercise.REFUNDS), help=MODELS_GIVEN)

@@ -97,13 +97,17 @@ HIDDEN = (
     "redoc_url=None alone leave /openapi.json public."
 )
 SHOWN = "The document and the docs are public in every environment but production."
+REUSED = (
+    "Is an app kept and handed out again? create_app builds a new app on every call, and "
+    "each app builds its own document once."
+)
 RENAMED = (
     "Each itemSchema of a media type is renamed x-oai-itemSchema, its value unchanged: is "
     "it moved, rather than dropped or copied?"
 )
 EVERY_MEDIA_TYPE = (
     "Every media type of every operation: request bodies and responses, under paths and "
-    "webhooks, and inside callbacks at any depth."
+    "webhooks, and inside their callbacks (a webhook's too) at any depth."
 )
 ONLY_MEDIA_TYPES = (
     "Only a Media Type Object's own `itemSchema` member is renamed: is every key of that "
@@ -316,6 +320,22 @@ CASES = {
             }
         ),
     ),
+    "webhook-callbacks": (
+        doc(
+            webhooks={
+                "subscribed": {
+                    "post": {"responses": {"204": OK}, "callbacks": {"events": CALLBACK_IN}}
+                }
+            }
+        ),
+        done(
+            webhooks={
+                "subscribed": {
+                    "post": {"responses": {"204": OK}, "callbacks": {"events": CALLBACK_OUT}}
+                }
+            }
+        ),
+    ),
     "properties-named-itemSchema": (
         doc(
             paths={"/feeds": {"get": {"responses": {"200": {**OK, "content": LISTED}}}}},
@@ -335,6 +355,7 @@ CASE_HELP = {
     "request-body": EVERY_MEDIA_TYPE,
     "webhooks": EVERY_MEDIA_TYPE,
     "callbacks": EVERY_MEDIA_TYPE,
+    "webhook-callbacks": EVERY_MEDIA_TYPE,
     "properties-named-itemSchema": ONLY_MEDIA_TYPES,
 }
 
@@ -457,6 +478,14 @@ async def test_stream_item_schema(exercise, stream):
 # -- built once ---------------------------------------------------------------------------
 
 
+@pytest.mark.stub_may_pass("the stub's create_app builds a new app on every call")
+def test_a_new_app_every_time(exercise):
+    """create_app returns a new app on every call, for the same settings too"""
+    settings = exercise.Settings(environment="staging")
+    first, second = exercise.create_app(settings), exercise.create_app(settings)
+    expect(first is not second, "expected two calls of create_app to return two apps", help=REUSED)
+
+
 async def request_all(app: Any, public: bool) -> None:
     """Ask for the document many ways: app.openapi() and, when public, every docs URL."""
     app.openapi()
@@ -472,16 +501,22 @@ async def request_all(app: Any, public: bool) -> None:
 @pytest.mark.parametrize("environment", ["development", "production"])
 async def test_generated_once(exercise, calls, environment):
     """FastAPI's get_openapi runs once, however often the document is asked for"""
-    await request_all(build(exercise, environment), environment != "production")
+    app = build(exercise, environment)
+    built_before = calls["get_openapi"] == 0 and app.openapi_schema is not None
+    await request_all(app, environment != "production")
     help = NEVER_BUILT if calls["get_openapi"] == 0 else ONCE
+    help = REUSED if built_before and calls["get_openapi"] == 0 else help
     expect_equal("calls of get_openapi", 1, calls["get_openapi"], help=help)
 
 
 @pytest.mark.parametrize("environment", ["development", "production"])
 async def test_postprocessed_once(exercise, calls, environment):
     """postprocess runs once, however often the document is asked for"""
-    await request_all(build(exercise, environment), environment != "production")
+    app = build(exercise, environment)
+    built_before = calls["postprocess"] == 0 and app.openapi_schema is not None
+    await request_all(app, environment != "production")
     help = POSTPROCESS_CALLED if calls["postprocess"] == 0 else POSTPROCESS_ONCE
+    help = REUSED if built_before and calls["postprocess"] == 0 else help
     expect_equal("calls of postprocess", 1, calls["postprocess"], help=help)
 
 
