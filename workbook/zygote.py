@@ -86,10 +86,19 @@ PRELOAD = (
     "workbook.reporting",
     "workbook.testing",
 )
-# slow to import and needed by a few suites only (openapi-spec-validator takes about 3 s):
-# a zygote imports them once it has been idle for IDLE_S, so they never hold up a verdict;
+# slow to import and needed by a few suites only (openapi-spec-validator takes about 3 s,
+# SQLAlchemy's asyncio layer about 1 s, fakeredis half a second):
+# a zygote imports them once it has been idle for IDLE_S with no run in flight (an import
+# blocks its loop, and a run's exit must be reported at once), so they never hold up a verdict;
 # a run forked before that imports them itself.  An eager zygote (verify's) takes them first.
-LATER = ("openapi_spec_validator",)
+LATER = (
+    "openapi_spec_validator",
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+    "aiosqlite",
+    "redis.asyncio",
+    "fakeredis",
+)
 IDLE_S = 1.0
 MESSAGE_BYTES = 1 << 16
 LISTEN_POLL_S = 0.5  # how often the listener looks whether the zygote is still alive
@@ -174,9 +183,10 @@ def serve(fd: int, *, eager: bool = False) -> None:
     selector.register(sock, selectors.EVENT_READ, "request")
     selector.register(wake_read, selectors.EVENT_READ, "child")
     _send(sock, {"op": "ready"})
+    running: set[int] = set()  # children not yet reaped: their exit must be told at once
     while True:
         events = selector.select(IDLE_S if later else None)
-        if not events and later:  # idle: a slow import now delays nobody
+        if not events and later and not running:  # idle: a slow import now delays nobody
             _preload((later.pop(0),))
             if threading.active_count() != 1:
                 _send(sock, {"op": "refused", "why": "a preloaded module started a thread"})
@@ -184,7 +194,7 @@ def serve(fd: int, *, eager: bool = False) -> None:
         for key, _ in events:
             if key.data == "child":
                 os.read(wake_read, 4096)
-                _reap(sock)
+                running -= _reap(sock)
                 continue
             try:
                 data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_BYTES, 2)
@@ -199,19 +209,23 @@ def serve(fd: int, *, eager: bool = False) -> None:
             if pid == 0:
                 selector.close()
                 _child(sock, request, fds, [wake_read, wake_write])
+            running.add(pid)
             for descriptor in fds:
                 os.close(descriptor)
             _send(sock, {"op": "started", "id": request["id"], "pid": pid})
 
 
-def _reap(sock: socket.socket) -> None:
+def _reap(sock: socket.socket) -> set[int]:
+    """Report every child that has exited; their pids."""
+    reaped: set[int] = set()
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
+            return reaped
+        reaped.add(pid)
         _send(sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
