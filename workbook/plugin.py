@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from workbook import loader
+from workbook.services import database_url, redis_url  # noqa: F401  (fixtures for every suite)
 
 TARGET_HELP = "tree whose exercises are graded: 'exercises', 'solutions' or a folder"
 TARGET_FILE_HELP = "grade this file (or package folder) instead of the target tree's"
@@ -21,6 +22,10 @@ SEEDED_HELP = (
     "a write-the-tests suite grades its tests against this bug-seeded app only "
     "(the author's mutation gate)"
 )
+SERVICES_ONLY_HELP = (
+    "run only the checks that use a database or Redis (CI runs them again on real servers)"
+)
+SERVICE_FIXTURES = frozenset({"database_url", "redis_url"})
 CHANNEL_HELP = "file descriptor for the grader's result stream (set by the runner)"
 STUB_MAY_PASS = (
     "stub_may_pass(reason): this requirement may hold on the untouched stub, for the reason given"
@@ -49,6 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", default="solutions", help=TARGET_HELP)
     group.addoption("--target-file", default=None, help=TARGET_FILE_HELP)
     group.addoption("--seeded-app", default=None, help=SEEDED_HELP)
+    group.addoption("--services-only", action="store_true", help=SERVICES_ONLY_HELP)
     group.addoption("--workbook-channel", type=int, default=None, help=CHANNEL_HELP)
 
 
@@ -59,6 +65,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from workbook.reporting import ChannelReporter
 
         config.pluginmanager.register(ChannelReporter(fd), "workbook-channel")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--services-only"):
+        return
+    keep = [item for item in items if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
 
 
 def find_root(start: Path) -> Path:

@@ -199,6 +199,15 @@ async def client_for(
         async with _client(app, raise_app_exceptions) as client:
             yield client
         return
+    async with running(app, raise_app_exceptions=raise_app_exceptions) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def running(
+    app: Any, *, raise_app_exceptions: bool = True
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    """Like :func:`client_for`, and the state the lifespan yielded: the app's engine, say."""
     manager = LifespanManager(_state_per_request(app), startup_timeout=STARTUP_TIMEOUT)
     try:
         await manager.__aenter__()
@@ -206,7 +215,7 @@ async def client_for(
         raise AppStartError(f"{type(exc).__name__}: {exc}") from exc
     try:
         async with _client(manager.app, raise_app_exceptions) as client:
-            yield client
+            yield client, manager._state
     finally:
         await manager.__aexit__(None, None, None)
 
