@@ -1,18 +1,17 @@
 """Hidden suite for 06_lifespan_state/01_typed_state: state from the lifespan.
 
 The upstream quotes service is an httpx.MockTransport handed to `create_app`. Requests go
-through `serve`, which does what a real server (Uvicorn, Hypercorn, Starlette's
-TestClient) does and asgi-lifespan does not: each request gets its own shallow copy of the
-lifespan state, so a value assigned to `request.state` is gone by the next request. The
-client a request gets is seen through a probe route that depends on the real `get_http`.
+through `client_for`, which serves them as a real server (Uvicorn, Hypercorn, Starlette's
+TestClient) does: each request gets its own shallow copy of the lifespan state, so a value
+assigned to `request.state` is gone by the next request. The client a request gets is
+seen through a probe route that depends on the real `get_http`.
 """
 
 import importlib.util
 import sys
 import typing
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -76,23 +75,9 @@ CLOSE_HELP = (
 )
 
 
-class PerRequestState:
-    """What a server does: each request gets a shallow copy of the lifespan state."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            scope = {**scope, "state": dict(scope.get("state", {}))}
-        await self.app(scope, receive, send)
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app (lifespan included) and talk to it as a server would serve it."""
-    async with client_for(PerRequestState(app), raise_app_exceptions=False) as client:
-        yield client
+def serve(app: FastAPI) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """Start the app (lifespan included); an error escaping a route is the client's 500."""
+    return client_for(app, raise_app_exceptions=False)
 
 
 class Upstream:

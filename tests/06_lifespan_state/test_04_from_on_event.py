@@ -1,17 +1,16 @@
 """Hidden suite for 06_lifespan_state/04_from_on_event: one lifespan, the same behaviour.
 
-The checks serve each app as Uvicorn does: its lifespan runs around the requests, and
-every request sees a shallow copy of the lifespan's state (asgi-lifespan's
-LifespanManager alone hands every request the same dict, which would hide a count kept by
-assigning `request.state`).  The order of start-up and shutdown is read from the given
-`EVENTS` log; failures are planted by making one method of the given classes raise.
+The checks serve each app with `client_for`, as Uvicorn does: its lifespan runs around the
+requests, and every request sees a shallow copy of the lifespan's state (the same dict for
+every request would hide a count kept by assigning `request.state`).  The order of start-up
+and shutdown is read from the given `EVENTS` log; failures are planted by making one method
+of the given classes raise.
 """
 
 import ast
 import inspect
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,8 +20,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from workbook.testing import (
-    AppStartError,
+    STARTUP_TIMEOUT,
     Failure,
+    client_for,
     expect,
     expect_equal,
     expect_json,
@@ -34,7 +34,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 START = ["database connected", "flags loaded", "heartbeat started"]
 STOP = ["heartbeat stopped", "database disconnected"]
-STARTUP_TIMEOUT_S = 5.0
 
 ORDER_HELP = (
     "Is a step still registered with on_event? Once the app has a lifespan, FastAPI "
@@ -89,42 +88,6 @@ class Outage(Exception):
     """The error a check makes one of the given methods raise."""
 
 
-# -- serving an app the way Uvicorn does ---------------------------------------------------
-
-
-def copy_state_per_request(app: Any) -> Any:
-    """Hand each request a shallow copy of the lifespan's state, as Uvicorn does."""
-
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            scope = {**scope, "state": dict(scope["state"])}
-        await app(scope, receive, send)
-
-    return wrapped
-
-
-@asynccontextmanager
-async def serve(app: Any, *, must_start: bool = True) -> AsyncIterator[httpx.AsyncClient]:
-    """The app started, a client for it, then a clean shutdown, even when the block raised.
-
-    A start-up failure is a blocker for the checks that need a running app (`must_start`);
-    the others see the exception as the lifespan raised it.
-    """
-    manager = LifespanManager(copy_state_per_request(app), startup_timeout=STARTUP_TIMEOUT_S)
-    try:
-        await manager.__aenter__()
-    except Exception as exc:
-        if must_start:
-            raise AppStartError(f"{type(exc).__name__}: {exc}") from exc
-        raise
-    try:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-    finally:
-        await manager.__aexit__(None, None, None)  # a server always shuts down cleanly
-
-
 def build(exercise: ModuleType) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -173,7 +136,7 @@ async def test_no_warning(exercise):
     """building and running the app emits no warning"""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        async with serve(exercise.create_app()) as client:
+        async with client_for(exercise.create_app()) as client:
             await client.get("/flags/dark_mode")
     found = listed(caught, exercise)
     if found:
@@ -266,14 +229,14 @@ def test_building_opens_nothing(exercise, events):
 @pytest.mark.stub_may_pass("the on_event app starts in this order: the lifespan must too")
 async def test_startup_order(exercise, events):
     """start-up connects the database, loads the flags, then starts the heartbeat"""
-    async with serve(build(exercise)):
+    async with client_for(build(exercise)):
         expect_equal("EVENTS once the app has started", START, list(events), help=ORDER_HELP)
 
 
 @pytest.mark.stub_may_pass("the on_event app stops in this order: the lifespan must too")
 async def test_shutdown_order(exercise, events):
     """shutdown stops the heartbeat, then disconnects the database"""
-    async with serve(build(exercise)) as client:
+    async with client_for(build(exercise)) as client:
         await client.get("/flags/dark_mode")
     expect_equal(
         "EVENTS once the app has stopped", START + STOP, list(events), help=SHUTDOWN_ORDER_HELP
@@ -309,7 +272,8 @@ async def test_failed_startup_closes_what_was_opened(exercise, events, monkeypat
     planted = Outage(f"{owner}.{method} failed")
     monkeypatch.setattr(cls, method, fail(getattr(cls, method), planted))
     try:
-        async with serve(build(exercise), must_start=False):
+        # not client_for: its AppStartError would hide the lifespan's own error
+        async with LifespanManager(build(exercise), startup_timeout=STARTUP_TIMEOUT):
             pass
     except Outage as exc:
         expect(
@@ -339,7 +303,7 @@ async def test_failed_heartbeat_stop_still_disconnects(exercise, events, monkeyp
     monkeypatch.setattr(exercise.Heartbeat, "stop", fail(exercise.Heartbeat.stop, planted))
     raised: BaseException | None = None
     try:
-        async with serve(build(exercise)):
+        async with client_for(build(exercise)):
             pass
     except Outage as exc:
         raised = exc
@@ -371,7 +335,7 @@ async def test_failed_heartbeat_stop_still_disconnects(exercise, events, monkeyp
 )
 async def test_flag_is_read(exercise, name, status, body):
     """GET /flags/{name} answers the flag loaded at start-up, or 404"""
-    async with serve(build(exercise)) as client:
+    async with client_for(build(exercise)) as client:
         response = await client.get(f"/flags/{name}")
     expect_status(response, status)
     expect_json(response, body)
@@ -386,7 +350,7 @@ async def lookups(client: httpx.AsyncClient) -> Any:
 @pytest.mark.stub_may_pass("the on_event app counts on app.state: the migration must count too")
 async def test_lookups_are_counted(exercise):
     """GET /stats counts the lookups answered since start-up, and no 404"""
-    async with serve(build(exercise)) as client:
+    async with client_for(build(exercise)) as client:
         expect_equal("GET /stats before any lookup", {"lookups": 0}, await lookups(client))
         await client.get("/flags/dark_mode")
         await client.get("/flags/new_checkout")
@@ -403,7 +367,7 @@ async def test_lookups_are_counted(exercise):
 @pytest.mark.stub_may_pass("the on_event app keeps its state per app: the migration must too")
 async def test_apps_do_not_share_state(exercise, events):
     """two apps running at once each keep their own flags and count"""
-    async with serve(build(exercise)) as first, serve(build(exercise)) as second:
+    async with client_for(build(exercise)) as first, client_for(build(exercise)) as second:
         await first.get("/flags/dark_mode")
         await first.get("/flags/dark_mode")
         await second.get("/flags/new_checkout")
@@ -451,9 +415,9 @@ async def test_new_resources_at_each_start(exercise, events, monkeypatch):
     loaded = calls_of(monkeypatch, exercise.Database, "load_flags")
     started = calls_of(monkeypatch, exercise.Heartbeat, "start")
     app = build(exercise)
-    async with serve(app), serve(build(exercise)):
+    async with client_for(app), client_for(build(exercise)):
         pass
-    async with serve(app):
+    async with client_for(app):
         pass
     databases, heartbeats = len({id(db) for db in connected}), len({id(hb) for hb in started})
     expect_equal("Databases connected by three start-ups", 3, databases, help=NEW_HELP)
@@ -469,10 +433,10 @@ async def test_new_resources_at_each_start(exercise, events, monkeypatch):
 async def test_count_restarts_at_zero(exercise):
     """an app started again counts its lookups from 0"""
     app = build(exercise)
-    async with serve(app) as client:
+    async with client_for(app) as client:
         await client.get("/flags/dark_mode")
         first = await lookups(client)
-    async with serve(app) as client:
+    async with client_for(app) as client:
         again = await lookups(client)
     expect_equal("GET /stats after one lookup", {"lookups": 1}, first, help=COUNT_HELP)
     expect_equal("GET /stats once the app started again", {"lookups": 0}, again, help=RESTART_HELP)

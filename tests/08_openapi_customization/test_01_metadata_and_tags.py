@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+import openapi_spec_validator  # noqa: F401  (seconds to import: at collection, not in a check)
 import pytest
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from workbook.openapi_checks import expect_valid_openapi, fetch_document, operations
 from workbook.testing import (
     Failure,
     client_for,
@@ -16,7 +16,6 @@ from workbook.testing import (
     expect_json,
     expect_keys,
     expect_status,
-    response_json,
 )
 
 INFO = {
@@ -101,34 +100,6 @@ NO_NEW_RULES = (
 )
 
 
-async def fetch_document(app: Any) -> dict[str, Any]:
-    """The document as a client sees it: GET /openapi.json, a fresh copy each time."""
-    async with client_for(app, raise_app_exceptions=False) as client:
-        response = await client.get("/openapi.json")
-    expect_status(response, 200, help=NOT_BUILT)
-    return response_json(response)
-
-
-def expect_valid_openapi(document: dict[str, Any]) -> None:
-    """openapi-spec-validator accepts the document as OpenAPI 3.1."""
-    try:
-        validate(document)
-    except OpenAPIValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-        raise Failure(
-            f"expected a valid OpenAPI 3.1 document; at {where}: {exc.message}", help=INVALID
-        ) from None
-
-
-def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every operation of the document, keyed "METHOD /path"."""
-    return {
-        f"{method.upper()} {path}": operation
-        for path, path_item in document.get("paths", {}).items()
-        for method, operation in path_item.items()
-    }
-
-
 def operation(document: dict[str, Any], name: str) -> dict[str, Any]:
     found = operations(document).get(name)
     if found is None:
@@ -138,7 +109,7 @@ def operation(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def document(exercise: ModuleType) -> dict[str, Any]:
-    return await fetch_document(exercise.app)
+    return await fetch_document(exercise.app, help=NOT_BUILT)
 
 
 @pytest.fixture(autouse=True)
@@ -155,7 +126,7 @@ def tickets(exercise: ModuleType) -> Iterator[list[Any]]:
 @pytest.mark.stub_may_pass("FastAPI's bare default document is valid OpenAPI 3.1")
 def test_document_is_valid_openapi(document):
     """the document is valid OpenAPI 3.1"""
-    expect_valid_openapi(document)
+    expect_valid_openapi(document, help=INVALID)
 
 
 @pytest.mark.parametrize("member", list(INFO))

@@ -1,23 +1,21 @@
 """Hidden suite for 08_openapi_customization/02_operation_ids: a stable id scheme, no duplicates."""
 
-import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+import openapi_spec_validator  # noqa: F401  (seconds to import: at collection, not in a check)
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from workbook.openapi_checks import expect_valid_openapi, fetch_document, operations
 from workbook.testing import (
     Failure,
     client_for,
     expect_equal,
     expect_json,
     expect_status,
-    response_json,
 )
 
 GIVEN_IDS = {
@@ -30,7 +28,6 @@ GIVEN_IDS = {
 ADA = {"id": 1, "concert_id": "c-1", "holder": "Ada"}
 
 NOT_BUILT = "FastAPI could not build the document: GET /openapi.json failed."
-INVALID = "The validator names the member it refuses: which route or setting wrote it?"
 SCHEME = (
     "The id is the first of route.tags, a hyphen, then route.name; route.name alone when "
     "route.tags is empty. Is something else (the path, the methods, the endpoint's "
@@ -69,34 +66,9 @@ NO_CALLBACKS = (
 )
 
 
-async def fetch_document(app: Any) -> dict[str, Any]:
-    """GET /openapi.json, FastAPI's duplicate-id warning silenced: the checks say more."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        async with client_for(app, raise_app_exceptions=False) as client:
-            response = await client.get("/openapi.json")
-    expect_status(response, 200, help=NOT_BUILT)
-    return response_json(response)
-
-
-def expect_valid_openapi(document: dict[str, Any], help: str = INVALID) -> None:
-    """openapi-spec-validator accepts the document as OpenAPI 3.1."""
-    try:
-        validate(document)
-    except OpenAPIValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-        raise Failure(
-            f"expected a valid OpenAPI 3.1 document; at {where}: {exc.message}", help=help
-        ) from None
-
-
 def operation_ids(document: dict[str, Any]) -> dict[str, str | None]:
     """Each operation of the document, keyed "METHOD /path", with its id."""
-    return {
-        f"{method.upper()} {path}": operation.get("operationId")
-        for path, path_item in document.get("paths", {}).items()
-        for method, operation in path_item.items()
-    }
+    return {name: operation.get("operationId") for name, operation in operations(document).items()}
 
 
 def call(exercise: ModuleType, name: str, *args: Any) -> Any:
@@ -193,19 +165,21 @@ def app_ids(prefix: str) -> dict[str, str]:
 
 async def test_ids_in_an_app(exercise):
     """in an app, routes of included routers get the scheme, include_router's tags first"""
-    document = await fetch_document(build_app(exercise, "/v1"))
+    document = await fetch_document(build_app(exercise, "/v1"), help=NOT_BUILT, quiet=True)
     expect_equal("operation ids", app_ids("/v1"), operation_ids(document), help=SCHEME)
 
 
 async def test_ids_do_not_depend_on_the_order(exercise):
     """the ids stay the same when routes and routers are declared in the reverse order"""
-    document = await fetch_document(build_app(exercise, "/v1", reverse=True))
+    document = await fetch_document(
+        build_app(exercise, "/v1", reverse=True), help=NOT_BUILT, quiet=True
+    )
     expect_equal("operation ids", app_ids("/v1"), operation_ids(document), help=ORDER)
 
 
 async def test_ids_do_not_depend_on_the_prefix(exercise):
     """the ids stay the same when the routers move to another prefix"""
-    document = await fetch_document(build_app(exercise, "/v2"))
+    document = await fetch_document(build_app(exercise, "/v2"), help=NOT_BUILT, quiet=True)
     expect_equal("operation ids", app_ids("/v2"), operation_ids(document), help=SCHEME)
 
 
@@ -214,7 +188,7 @@ async def test_ids_do_not_depend_on_the_prefix(exercise):
 
 async def test_given_app_ids(exercise):
     """the app's operations have exactly the ids of the contract"""
-    document = await fetch_document(exercise.app)
+    document = await fetch_document(exercise.app, help=NOT_BUILT, quiet=True)
     actual = operation_ids(document)
     help = SCHEME
     if "HEAD /healthz" in actual:
@@ -228,7 +202,9 @@ async def test_given_app_ids(exercise):
 
 async def test_given_document_is_valid(exercise):
     """the app's document is valid OpenAPI 3.1, with no id used twice"""
-    expect_valid_openapi(await fetch_document(exercise.app), help=ONE_ID_PER_ROUTE)
+    expect_valid_openapi(
+        await fetch_document(exercise.app, help=NOT_BUILT, quiet=True), help=ONE_ID_PER_ROUTE
+    )
 
 
 @pytest.mark.stub_may_pass("the given route answers HEAD and GET on the stub too")
@@ -398,7 +374,7 @@ async def test_duplicates_in_a_real_document(exercise):
     async def stock() -> int:
         return 3
 
-    document = await fetch_document(app)
+    document = await fetch_document(app, help=NOT_BUILT, quiet=True)
     path_item = document["paths"]["/stock"]
     shared = path_item["get"]["operationId"]
     expected = {shared: [f"{method.upper()} /stock" for method in path_item]}

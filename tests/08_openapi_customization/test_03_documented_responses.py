@@ -5,19 +5,18 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+import openapi_spec_validator  # noqa: F401  (seconds to import: at collection, not in a check)
 import pytest
 from openapi_schema_validator import OAS31Validator
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
+from workbook.openapi_checks import dangling_ref, expect_valid_openapi, fetch_document
 from workbook.testing import (
     Failure,
     client_for,
     expect_equal,
     expect_json,
     expect_status,
-    response_json,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -101,34 +100,6 @@ NO_NEW_RULES = (
 )
 
 
-async def fetch_document(app: Any) -> dict[str, Any]:
-    """The document as a client sees it: GET /openapi.json, a fresh copy each time."""
-    async with client_for(app, raise_app_exceptions=False) as client:
-        response = await client.get("/openapi.json")
-    expect_status(response, 200, help=NOT_BUILT)
-    return response_json(response)
-
-
-def dangling(exc: Unresolvable) -> Failure:
-    """The failure for a $ref that points to nothing in the document."""
-    ref = str(exc.ref)
-    ref = f"#{ref}" if ref.startswith("/") else ref
-    return Failure(f"expected the $ref {ref!r} to point to a schema, not to nothing", help=DANGLING)
-
-
-def expect_valid_openapi(document: dict[str, Any]) -> None:
-    """openapi-spec-validator accepts the document as OpenAPI 3.1."""
-    try:
-        validate(document)
-    except OpenAPIValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-        raise Failure(
-            f"expected a valid OpenAPI 3.1 document; at {where}: {exc.message}", help=INVALID
-        ) from None
-    except Unresolvable as exc:
-        raise dangling(exc) from None
-
-
 def operation(document: dict[str, Any], key: tuple[str, str]) -> dict[str, Any]:
     method, path = key
     found = document.get("paths", {}).get(path, {}).get(method)
@@ -165,7 +136,7 @@ def schema_errors(document: dict[str, Any], schema: dict[str, Any], body: Any) -
     try:
         return [error.message for error in validator.iter_errors(body)]
     except Unresolvable as exc:
-        raise dangling(exc) from None
+        raise dangling_ref(exc, help=DANGLING) from None
 
 
 def ticket_schema(document: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +146,7 @@ def ticket_schema(document: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 async def document(exercise: ModuleType) -> dict[str, Any]:
-    return await fetch_document(exercise.app)
+    return await fetch_document(exercise.app, help=NOT_BUILT)
 
 
 @pytest.fixture(autouse=True)
@@ -204,7 +175,7 @@ async def upload(app: Any, concert_id: str, content_type: str | None) -> httpx.R
 @pytest.mark.stub_may_pass("FastAPI's own document for the stub is valid OpenAPI 3.1")
 def test_document_is_valid_openapi(document):
     """the document is valid OpenAPI 3.1"""
-    expect_valid_openapi(document)
+    expect_valid_openapi(document, help=INVALID, dangling=DANGLING)
 
 
 @pytest.mark.parametrize("key", list(STATUSES), ids=["buy", "poster"])

@@ -8,21 +8,20 @@ from typing import Any
 
 import fastapi.applications
 import fastapi.openapi.utils
+import openapi_spec_validator  # noqa: F401  (seconds to import: at collection, not in a check)
 import pydantic
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.sse import EventSourceResponse
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import BaseModel
 
+from workbook.openapi_checks import expect_valid_openapi, fetch_document
 from workbook.testing import (
     Failure,
     client_for,
     expect,
     expect_equal,
     expect_status,
-    response_json,
 )
 
 LOGO = {"url": "https://venue.example.com/logo.png", "altText": "Blue Door venue"}
@@ -125,29 +124,12 @@ def build(exercise: ModuleType, environment: str) -> Any:
     return exercise.create_app(exercise.Settings(environment=environment))
 
 
-async def fetch_document(app: Any) -> dict[str, Any]:
-    async with client_for(app, raise_app_exceptions=False) as client:
-        response = await client.get("/openapi.json")
-    expect_status(response, 200, help=NOT_BUILT)
-    return response_json(response)
-
-
 async def document_of(exercise: ModuleType, environment: str) -> dict[str, Any]:
     """What clients get: GET /openapi.json, or app.openapi() in production (no such route)."""
     app = build(exercise, environment)
     if environment == "production":
         return app.openapi()
-    return await fetch_document(app)
-
-
-def expect_valid_openapi(document: dict[str, Any]) -> None:
-    try:
-        validate(document)
-    except OpenAPIValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-        raise Failure(
-            f"expected a valid OpenAPI 3.1 document; at {where}: {exc.message}", help=INVALID
-        ) from None
+    return await fetch_document(app, help=NOT_BUILT)
 
 
 def as_tree(document: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +396,7 @@ def test_postprocess_of_a_generated_document(exercise, reference):
     generated = streaming_app().openapi()
     actual = postprocessed(exercise, generated)
     expect_equal("postprocess(document)", reference.postprocess(generated), actual, help=RENAMED)
-    expect_valid_openapi(actual)
+    expect_valid_openapi(actual, help=INVALID)
 
 
 # -- the app's document ---------------------------------------------------------------------
@@ -431,7 +413,7 @@ async def test_document(exercise, reference, environment):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 async def test_document_is_valid_openapi(exercise, environment):
     """the app's document is valid OpenAPI 3.1, in every environment"""
-    expect_valid_openapi(await document_of(exercise, environment))
+    expect_valid_openapi(await document_of(exercise, environment), help=INVALID)
 
 
 async def test_info(exercise):
@@ -526,7 +508,7 @@ async def test_each_app_builds_its_own(exercise, calls):
     documents = {}
     for _ in range(2):
         for environment, app in apps.items():
-            documents[environment] = await fetch_document(app)
+            documents[environment] = await fetch_document(app, help=NOT_BUILT)
     servers = {environment: document.get("servers") for environment, document in documents.items()}
     expected = {environment: [{"url": SERVERS[environment]}] for environment in PUBLIC}
     expect_equal("servers of each app's document", expected, servers, help=PER_APP)
