@@ -102,13 +102,31 @@ class Peer:
             self._from_app.close()
 
     async def _next(self) -> dict[str, Any] | None:
+        """The app's next message; None once it ended; a failure when it sends nothing.
+
+        Nothing is coming once every task waits and none of them is the app's send: the
+        app then waits for something only the test can give it.
+        """
+        got: list[dict[str, Any] | None] = []
+
+        async def take(scope: anyio.CancelScope) -> None:
+            try:
+                got.append(await self._outbox.receive())
+            except anyio.EndOfStream:
+                got.append(None)
+            scope.cancel()
+
         try:
             with anyio.fail_after(HANG_GUARD):
-                return await self._outbox.receive()
-        except anyio.EndOfStream:
-            return None
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(take, tg.cancel_scope)
+                    await anyio.wait_all_tasks_blocked()
+                    tg.cancel_scope.cancel()
         except TimeoutError:
-            raise Failure("expected a frame, but none came: the server sent nothing") from None
+            pass
+        if not got:
+            raise Failure("expected a frame, but none came: the server sent nothing")
+        return got[0]
 
     async def handshake(self) -> dict[str, Any] | None:
         """The app's answer to the handshake: ``websocket.accept`` or ``websocket.close``."""
@@ -163,13 +181,16 @@ class Peer:
 
     async def ended(self) -> None:
         """Wait for the handler to return; a failure when it does not."""
-        try:
-            with anyio.fail_after(HANG_GUARD):
-                await self.finished.wait()
-        except TimeoutError:
+        if not await self.settled():
             raise Failure(
                 "expected the handler to return after the client left, but it kept running"
-            ) from None
+            )
+
+    async def settled(self) -> bool:
+        """Whether the handler has returned, once every task waits (or the hang guard)."""
+        with anyio.move_on_after(HANG_GUARD):
+            await anyio.wait_all_tasks_blocked()
+        return self.finished.is_set()
 
     def _ended(self) -> str:
         if self.raised is not None:
@@ -203,8 +224,7 @@ async def connect(
             finally:
                 if not peer.finished.is_set():
                     peer.close()
-                    with anyio.move_on_after(HANG_GUARD):
-                        await peer.finished.wait()
+                    await peer.settled()
                 tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:  # the task group wraps what the check raised
         if len(group.exceptions) == 1:
