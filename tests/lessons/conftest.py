@@ -17,6 +17,18 @@ import uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Building the site runs every notebook once per test process (then they come from the
+# cache). The first test to ask for the build pays for it, so the tests that use it get
+# this hang guard instead of the suite's 120 s: a cold build of 15 notebooks took 60 s on
+# a busy 2-core machine, and two xdist workers may build at the same time.
+SITE_BUILD_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "site_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(SITE_BUILD_TIMEOUT))
+
 
 @dataclass(frozen=True)
 class Build:

@@ -102,13 +102,21 @@ def test_code_blocks_have_copy_buttons(site, browser):
 
 
 def test_search_finds_a_lesson_by_a_term_from_its_body(site, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     page, errors = visit(browser, site)
     page.click(".md-search__input")  # opens the search dialog, as a reader would
     page.keyboard.type("discriminator")
-    results = page.locator(".md-search-result__item a")
-    results.first.wait_for(timeout=TIMEOUT_MS)
-    targets = [results.nth(i).get_attribute("href") or "" for i in range(results.count())]
-    assert any("02-pydantic-contracts" in target for target in targets), targets
+    # the result list is re-rendered as the search index answers: wait for the link
+    # itself rather than reading a list that may change under the reader
+    wanted = page.locator('.md-search-result__item a[href*="02-pydantic-contracts"]')
+    try:
+        wanted.first.wait_for(timeout=TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        shown = page.locator(".md-search-result__item a").evaluate_all(
+            "links => links.map(link => link.getAttribute('href'))"
+        )
+        pytest.fail(f"no result links to 02-pydantic-contracts; the results: {shown}")
     assert errors == []
 
 
