@@ -8,6 +8,7 @@ A suite lives at ``tests/NN_module/test_NN_name.py`` and grades ``NN_module/NN_n
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from types import ModuleType
 
@@ -30,7 +31,13 @@ CHANNEL_HELP = "file descriptor for the grader's result stream (set by the runne
 STUB_MAY_PASS = (
     "stub_may_pass(reason): this requirement may hold on the untouched stub, for the reason given"
 )
+REQUIRES = (
+    "requires(*names): a later step of a chain, not checked when a check it builds on "
+    "(a test of the same file, by function name) failed or was not checked"
+)
 CATALOG = "curriculum.toml"
+BROKEN = pytest.StashKey[dict[tuple[Path, str], str]]()
+"""Per file and test function name: the requirement of a check that did not pass."""
 
 TARGETS: set[Path] = set()
 """Files or package folders loaded as ``exercise``: a traceback frame in one is the learner's."""
@@ -60,6 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", STUB_MAY_PASS)
+    config.addinivalue_line("markers", REQUIRES)
+    config.stash[BROKEN] = {}
     fd = config.getoption("--workbook-channel")
     if fd is not None:
         from workbook.reporting import ChannelReporter
@@ -73,6 +82,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep = [item for item in items if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])
     items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a later step of a chain, naming the earlier requirement that did not pass.
+
+    A check that did not run in this process (deselected, or on another xdist worker) does
+    not hold the step back: only a failure seen here does.
+    """
+    marker = item.get_closest_marker("requires")
+    if marker is None:
+        return
+    broken = item.config.stash[BROKEN]
+    for name in marker.args:
+        first = broken.get((item.path, name))
+        if first is not None:
+            name = getattr(item, "originalname", item.name)
+            broken.setdefault((item.path, name), first)  # a step after this one names the root
+            pytest.skip(f"not checked: “{first}” failed first")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        from workbook.reporting import requirement
+
+        name = getattr(item, "originalname", item.name)
+        item.config.stash[BROKEN].setdefault((item.path, name), requirement(item))
+    return report
 
 
 def find_root(start: Path) -> Path:

@@ -73,3 +73,42 @@ def test_mismatch_reads_in_one_voice():
         '   "b": [',
         "     1",
     ]
+
+
+CHAIN = '''
+import pytest
+
+
+def test_first(exercise):
+    """the value is two"""
+    assert exercise.VALUE == 2
+
+
+@pytest.mark.requires("test_first")
+def test_second(exercise):
+    """the second step builds on the first"""
+
+
+@pytest.mark.requires("test_second")
+def test_third(exercise):
+    """the third step builds on the second"""
+
+
+def test_apart(exercise):
+    """a check outside the chain still runs"""
+    assert exercise.VALUE == 2
+'''
+
+
+def test_a_chain_skips_later_steps_naming_the_first_that_failed(sample):
+    (sample / "tests/01_basics/test_02_square.py").write_text(CHAIN)
+    (sample / "exercises/01_basics/02_square.py").write_text("VALUE = 1\n")
+    (sample / "solutions/01_basics/02_square.py").write_text("VALUE = 2\n")
+    failing = {t["requirement"]: t for t in grade(sample, "square", target="exercises").tests}
+    assert failing["the value is two"]["status"] == "failed"
+    assert failing["a check outside the chain still runs"]["status"] == "failed"
+    for later in ("the second step builds on the first", "the third step builds on the second"):
+        assert failing[later]["status"] == "skipped"
+        assert failing[later]["message"] == "not checked: “the value is two” failed first"
+    passing = grade(sample, "square", target="solutions").tests
+    assert [t["status"] for t in passing] == ["passed"] * 4
