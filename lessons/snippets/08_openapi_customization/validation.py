@@ -1,4 +1,8 @@
+import os
 from typing import Any
+
+# With jsonschema-rs installed, the validator uses it and words its messages differently.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
