@@ -25,11 +25,22 @@ KEYS = {
         "final_message",
         "defaults",
         "modules",
+        "edition",
     },
     "defaults": {"points", "timeout", "run_timeout"},
     "module": {"id", "title", "lesson", "notebook", "exercises"},
-    "exercise": {"name", "title", "section", "hints", "points", "timeout", "run_timeout"},
+    "exercise": {
+        "name",
+        "title",
+        "section",
+        "hints",
+        "points",
+        "timeout",
+        "run_timeout",
+        "public",
+    },
 }
+EDITIONS = ("author", "student")
 
 
 class CatalogError(Exception):
@@ -54,6 +65,7 @@ class Exercise:
     run_timeout: int
     lesson: str
     notebook: str
+    public: tuple[str, ...] | None = None  # checks a student edition ships; None: the first
 
     def stub(self, root: Path) -> Path:
         return _file_or_package(root / "exercises" / self.module, self.name)
@@ -88,6 +100,12 @@ class Catalog:
     welcome_message: str
     final_message: str
     modules: tuple[Module, ...]
+    edition: str = "author"
+
+    @property
+    def student_edition(self) -> bool:
+        """A released copy: stubs and public checks, no solutions or hidden suites."""
+        return self.edition == "student"
 
     @property
     def exercises(self) -> list[Exercise]:
@@ -144,15 +162,18 @@ def load(root: Path) -> Catalog:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(path, [f"cannot read {FILENAME}: {exc}"]) from exc
-    return _Parser(root, path).catalog(data)
+    return _Parser(root, path, data.get("edition", "author")).catalog(data)
 
 
 class _Parser:
-    def __init__(self, root: Path, path: Path) -> None:
+    def __init__(self, root: Path, path: Path, edition: object) -> None:
         self.root = root
         self.path = path
         self.problems: list[str] = []
         self.ids: set[str] = set()
+        self.edition = edition if edition in EDITIONS else "author"
+        if edition not in EDITIONS:
+            self.problem(FILENAME, f"edition is {edition!r} (expected 'author' or 'student')")
 
     def problem(self, where: str, text: str) -> None:
         self.problems.append(f"{where}: {text}")
@@ -176,6 +197,7 @@ class _Parser:
             welcome_message=str(data.get("welcome_message", "")).strip(),
             final_message=str(data.get("final_message", "")).strip(),
             modules=modules,
+            edition=self.edition,
         )
 
     def known(self, raw: dict[str, Any], kind: str, where: str) -> None:
@@ -253,12 +275,25 @@ class _Parser:
             run_timeout=self.positive(raw, defaults, "run_timeout", where, 120),
             lesson=lesson,
             notebook=notebook,
+            public=self.public(raw, where),
         )
-        for kind in ("stub", "solution", "suite"):
+        kinds = ("stub", "suite") if self.edition == "student" else ("stub", "solution", "suite")
+        for kind in kinds:
             path = getattr(exercise, kind)(self.root)
             if not path.exists():
                 self.problem(where, f"{kind} {path.relative_to(self.root)} does not exist")
         return exercise
+
+    def public(self, raw: dict[str, Any], where: str) -> tuple[str, ...] | None:
+        value = raw.get("public")
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(
+            isinstance(name, str) and name.startswith("test_") for name in value
+        ):
+            self.problem(where, "`public` must be a list of test function names (test_...)")
+            return None
+        return tuple(value)
 
     def positive(
         self, raw: dict[str, Any], defaults: dict[str, Any], key: str, where: str, fallback: int

@@ -156,6 +156,8 @@ def solution(
     """Show the reference solution once the exercise passes."""
     workbook = open_workbook(ctx)
     exercise = resolve(workbook, exercise_id, workbook.store.read())
+    if workbook.catalog.student_edition:
+        fail(messages.SOLUTION_FROM_INSTRUCTOR, EXIT_NOT_PASSED)
     if workbook.store.read().of(exercise.id).status != "done":
         if not force:
             fail(messages.SOLUTION_LOCKED.format(id=exercise.id), EXIT_NOT_PASSED)
@@ -312,6 +314,7 @@ def verify(
         fail(messages.VERIFY_NEEDS_TOOLS.format(missing=exc.name))
 
     workbook = open_workbook(ctx)
+    authors_only(workbook, "verify")
     chosen = None
     if ids:
         state = workbook.store.read()
@@ -320,11 +323,40 @@ def verify(
         report = verify_module.verify(
             workbook.catalog, chosen, workers=jobs, progress=progress, whole_workbook=not ids
         )
+    if report.ok and not ids:  # the release gate trusts a green verify of everything
+        from workbook import release
+
+        release.record_verified(workbook.root)
     if as_json:
         print_json(report.to_json())
     else:
         render.verify_report(console, report)
     raise typer.Exit(0 if report.ok else EXIT_NOT_PASSED)
+
+
+def authors_only(workbook: Workbook, command: str) -> None:
+    if workbook.catalog.student_edition:
+        fail(messages.AUTHORS_ONLY.format(command=command))
+
+
+@app.command()
+def release(
+    ctx: typer.Context,
+    destination: Annotated[Path, typer.Argument(help="A new folder for the student edition.")],
+) -> None:
+    """Write the student edition: stubs, lessons, notebooks, public checks; nothing hidden."""
+    from workbook import release as release_module
+
+    workbook = open_workbook(ctx)
+    authors_only(workbook, "release")
+    try:
+        files = release_module.write(workbook.catalog, destination)
+    except release_module.ReleaseError as exc:
+        errors.print(Text(messages.RELEASE_REFUSED, style="bold red"))
+        for problem in exc.problems:
+            errors.print(Text(f"  {problem}", style="red"))
+        raise typer.Exit(EXIT_NOT_PASSED) from None
+    console.print(messages.RELEASE_DONE.format(path=destination, count=len(files)))
 
 
 def main() -> None:

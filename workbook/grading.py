@@ -80,7 +80,7 @@ def check(
     started = time.monotonic()
     suite = exercise.suite(catalog.root)
     if not suite.is_file():
-        raise GraderError(f"the hidden suite {suite} is missing")
+        raise GraderError(f"the suite {suite} is missing")
     outcome = runner.run(
         suite,
         catalog.root,
@@ -109,6 +109,7 @@ def check(
         message=outcome.message,
         output=outcome.output if status != "passed" else "",
         lesson=exercise.lesson_link(),
+        extra={"public_checks_only": True} if catalog.student_edition else {},
     )
 
 

@@ -40,6 +40,17 @@ IMPORT_FAILED = "your file could not be imported, so no requirement could be che
 NOT_CHECKED_UNTIL_IMPORT = "not checked until the file imports: {count} more"
 PASSED_BANNER = "All requirements met. Exercise done ✓"
 COMPARE_SOLUTION = "Compare with the reference: workbook solution {id}"
+PUBLIC_PASSED_BANNER = "The public checks pass ✓"
+PUBLIC_CHECKS_ONLY = (
+    "These are the exercise's public checks. Your instructor grades it with every "
+    "requirement, these included: read its contract in the file's docstring."
+)
+SOLUTION_FROM_INSTRUCTOR = (
+    "This is the student edition: the reference solutions come from your instructor."
+)
+AUTHORS_ONLY = "`workbook {command}` is for the workbook's authors; this is the student edition."
+RELEASE_REFUSED = "Not released:"
+RELEASE_DONE = "Wrote the student edition to {path}: {count} files, nothing hidden in them."
 FIRST_HINT_PROMPT = "Stuck? `workbook hint {id}` reveals the next hint."
 FAILING_NOW = "failing now"
 PASSED_BEFORE = (
@@ -96,6 +107,7 @@ WATCH_RESET_ASK = "Reset {id} to its pristine stub? Your changes there are lost.
 WATCH_RESET_DONE = "Restored the pristine stub."
 WATCH_NO_EDITOR = "No editor known: set $VISUAL or $EDITOR, or start watch with --edit-cmd."
 WATCH_NOT_PASSED = "The reference opens once this exercise passes."
+WATCH_KEYS_STUDENT_PASSED = "n next exercise · " + WATCH_KEYS
 WATCH_CHECK_ALL = "Checked every exercise: {done} of {total} pass."
 WATCH_FIRST_PENDING = "First one still to do: {id}."
 WATCH_FINAL_CHECK = "That was the last one! Checking every exercise once more…"

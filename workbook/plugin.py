@@ -1,7 +1,8 @@
 """Pytest plugin: the fixtures every hidden suite is written against.
 
 ``exercise`` is the module under test, loaded by path from the target tree
-(``--target exercises|solutions|DIR``, default ``solutions``; ``--target-file`` grades one
+(``--target exercises|solutions|DIR``, default ``solutions``, or ``exercises`` in a student
+edition, which has no solutions; ``--target-file`` grades one
 file, such as a known-wrong variant).  ``reference`` is always the reference solution.
 A suite lives at ``tests/NN_module/test_NN_name.py`` and grades ``NN_module/NN_name``.
 """
@@ -58,7 +59,7 @@ def load_reference(path: Path) -> ModuleType:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("workbook", "FastAPI Pro Workbook")
-    group.addoption("--target", default="solutions", help=TARGET_HELP)
+    group.addoption("--target", default=None, help=TARGET_HELP)
     group.addoption("--target-file", default=None, help=TARGET_FILE_HELP)
     group.addoption("--seeded-app", default=None, help=SEEDED_HELP)
     group.addoption("--services-only", action="store_true", help=SERVICES_ONLY_HELP)
@@ -132,7 +133,10 @@ def exercise_path(suite: Path, tree: Path) -> Path:
 
 
 def _tree(config: pytest.Config, root: Path) -> Path:
-    target = Path(config.getoption("--target"))
+    chosen = config.getoption("--target")
+    if chosen is None:  # the reference where there is one: a student edition has none
+        return root / "solutions" if (root / "solutions").is_dir() else root / "exercises"
+    target = Path(chosen)
     return target if target.is_absolute() else root / target
 
 

@@ -157,7 +157,12 @@ def check_result(
     requirements(console, result)
     console.print()
     summary(console, result)
+    if result.extra.get("public_checks_only"):
+        console.print(Text(messages.PUBLIC_CHECKS_ONLY, style="cyan"))
     if result.passed:
+        if result.extra.get("public_checks_only"):
+            console.print(Text(messages.PUBLIC_PASSED_BANNER, style="bold green"))
+            return
         console.print(Text(messages.PASSED_BANNER, style="bold green"))
         console.print(messages.COMPARE_SOLUTION.format(id=exercise.id))
         return

@@ -263,7 +263,9 @@ class Watch:
             "e": self._open_editor,
         }
         if passed:
-            actions.update(n=self._next, s=self._solution)
+            actions["n"] = self._next
+            if not self.catalog.student_edition:
+                actions["s"] = self._solution
         if self.options.manual:
             actions["enter"] = self.request_check
         if key in actions:
@@ -388,6 +390,8 @@ class Watch:
             return
         passed = isinstance(self.result, grading.CheckResult) and self.result.passed
         keys = messages.WATCH_KEYS_PASSED if passed else messages.WATCH_KEYS
+        if passed and self.catalog.student_edition:
+            keys = messages.WATCH_KEYS_STUDENT_PASSED
         console.print(
             Text(messages.WATCH_KEYS_MANUAL if self.options.manual else keys, style="dim")
         )
@@ -404,7 +408,12 @@ class Watch:
         render.requirements(console, result)
         console.print()
         render.summary(console, result)
+        if self.catalog.student_edition:
+            console.print(Text(messages.PUBLIC_CHECKS_ONLY, style="cyan"))
         if result.passed:
+            if self.catalog.student_edition:
+                console.print(Text(messages.PUBLIC_PASSED_BANNER, style="bold green"))
+                return
             console.print(Text(messages.PASSED_BANNER, style="bold green"))
             if self.show_solution:
                 path = self.exercise.solution(root)
