@@ -14,17 +14,16 @@ class ProblemResponse(JSONResponse):
 async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code in {204, 205, 304}:  # statuses that may not have a body
         return Response(status_code=exc.status_code, headers=exc.headers)
-    title = HTTPStatus(exc.status_code).phrase
+    phrase = HTTPStatus(exc.status_code).phrase
+    sentence = isinstance(exc.detail, str)
     problem: dict[str, Any] = {
         "type": "about:blank",
-        "title": title,
+        "title": phrase,
         "status": exc.status_code,
-        "detail": title,
+        "detail": exc.detail if sentence else phrase,
         "instance": request.url.path,
     }
-    if isinstance(exc.detail, str):
-        problem["detail"] = exc.detail
-    else:  # a dict or a list from fastapi.HTTPException: not a sentence
+    if not sentence:  # a dict or a list from fastapi.HTTPException: not a sentence
         problem["context"] = exc.detail
     return ProblemResponse(problem, status_code=exc.status_code, headers=exc.headers)
 

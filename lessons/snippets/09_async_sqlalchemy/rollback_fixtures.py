@@ -21,13 +21,14 @@ BOOK = {"isbn": "9780441478125", "title": "The Left Hand of Darkness"}
 def sqlite_savepoints(engine: AsyncEngine) -> None:
     """SQLAlchemy's recipe for SQLite: SQLAlchemy, not the driver, says BEGIN."""
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def no_driver_begin(dbapi_connection: Any, connection_record: Any) -> None:
-        dbapi_connection.isolation_level = None
+    def driver_stays_out(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver opens no transaction itself
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def begin(connection: Any) -> None:
+    def sqlalchemy_begins(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine.sync_engine, "connect", driver_stays_out)
+    event.listen(engine.sync_engine, "begin", sqlalchemy_begins)
 
     # --8<-- [end:recipe]
 

@@ -82,8 +82,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[CacheState]:
         await connection.run_sync(Base.metadata.create_all)
     redis = redis_from_env()  # no command yet: the app starts whether Redis answers or not
     try:
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        yield {"engine": engine, "sessions": sessions, "redis": redis, "cache": Cache(redis)}
+        sessions, cache = async_sessionmaker(engine, expire_on_commit=False), Cache(redis)
+        yield {"engine": engine, "sessions": sessions, "redis": redis, "cache": cache}
     finally:
         await redis.aclose()
         await engine.dispose()
@@ -91,11 +91,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[CacheState]:
 
 
 async def get_cache(request: Request) -> Cache:
+    """The cache the lifespan made, for `Depends`."""
     return request.state.cache
 
 
 CacheDep = Annotated[Cache, Depends(get_cache)]
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(title="Products", lifespan=lifespan)
 
 
 # --8<-- [start:routes]

@@ -12,7 +12,8 @@ from tokens import ACCESS_TTL, AUDIENCE, ISSUER, KEY_ID, PRIVATE_KEY, PUBLIC_KEY
 
 
 def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    """Base64url without padding, as JWT segments are written."""
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def segment(value: dict[str, Any]) -> str:

@@ -19,10 +19,10 @@ class TraceJsonFormatter(JsonFormatter):
     """The JSON line, plus the ids of the span that was current when it was logged."""
 
     def format(self, record: logging.LogRecord) -> str:
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = format(context.trace_id, "032x")
-            record.span_id = format(context.span_id, "016x")
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # 32 and 16 lowercase hex digits, as W3C traceparent writes them
+            record.trace_id = f"{span.trace_id:032x}"
+            record.span_id = f"{span.span_id:016x}"
         return super().format(record)
 
 
