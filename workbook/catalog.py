@@ -27,7 +27,7 @@ KEYS = {
         "modules",
         "edition",
     },
-    "defaults": {"points", "timeout", "run_timeout"},
+    "defaults": {"points", "timeout", "run_timeout", "feedback"},
     "module": {"id", "title", "lesson", "notebook", "exercises"},
     "exercise": {
         "name",
@@ -38,9 +38,11 @@ KEYS = {
         "timeout",
         "run_timeout",
         "public",
+        "feedback",
     },
 }
 EDITIONS = ("author", "student")
+FEEDBACK = ("points", "requirements", "full")  # what `workbook grade` shows students
 
 
 class CatalogError(Exception):
@@ -66,6 +68,7 @@ class Exercise:
     lesson: str
     notebook: str
     public: tuple[str, ...] | None = None  # checks a student edition ships; None: the first
+    feedback: str = "requirements"  # what graded reports show students: one of FEEDBACK
 
     def stub(self, root: Path) -> Path:
         return _file_or_package(root / "exercises" / self.module, self.name)
@@ -276,6 +279,7 @@ class _Parser:
             lesson=lesson,
             notebook=notebook,
             public=self.public(raw, where),
+            feedback=self.feedback(raw, defaults, where),
         )
         kinds = ("stub", "suite") if self.edition == "student" else ("stub", "solution", "suite")
         for kind in kinds:
@@ -294,6 +298,13 @@ class _Parser:
             self.problem(where, "`public` must be a list of test function names (test_...)")
             return None
         return tuple(value)
+
+    def feedback(self, raw: dict[str, Any], defaults: dict[str, Any], where: str) -> str:
+        value = raw.get("feedback", defaults.get("feedback", "requirements"))
+        if value not in FEEDBACK:
+            self.problem(where, f"`feedback` must be one of {', '.join(FEEDBACK)}")
+            return "requirements"
+        return str(value)
 
     def positive(
         self, raw: dict[str, Any], defaults: dict[str, Any], key: str, where: str, fallback: int

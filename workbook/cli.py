@@ -359,6 +359,64 @@ def release(
     console.print(messages.RELEASE_DONE.format(path=destination, count=len(files)))
 
 
+@app.command()
+def grade(
+    ctx: typer.Context,
+    submissions: Annotated[
+        list[str], typer.Argument(help="Student checkouts: folders, .zip files or git URLs.")
+    ],
+    report_format: Annotated[
+        str,
+        typer.Option("--format", help="json, gradescope, junit, github-classroom or csv."),
+    ] = "json",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write; a folder for per-submission formats."),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Runs at once (default: one per core).")
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="Release manifest to compare locked files with (default: the kept one)."),
+    ] = None,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Score flagged exercises too (they are still listed).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grade student submissions with this workbook's own suites (instructors)."""
+    from workbook import classroom, gradebook
+
+    report_format = "json" if as_json else report_format
+    if report_format not in gradebook.FORMATS:
+        fail(messages.GRADE_FORMATS.format(formats=", ".join(gradebook.FORMATS)))
+    several = report_format in gradebook.PER_SUBMISSION and len(submissions) > 1
+    if several and output is None:
+        fail(messages.GRADE_USAGE_OUTPUT.format(format=report_format))
+    if manifest is not None and not manifest.is_file():
+        fail(f"{manifest}: no such manifest")
+    workbook = open_workbook(ctx)
+    authors_only(workbook, "grade")
+    chosen = classroom.manifest_for(workbook.root, manifest)
+    enabled = not as_json
+    with render.verify_progress(errors, enabled, messages.GRADE_RUNNING) as progress:
+        batch = classroom.grade(
+            workbook.catalog, submissions, manifest=chosen, trust=trust, workers=jobs,
+            progress=progress,
+        )  # fmt: skip
+    for warning in batch.warnings:
+        errors.print(Text(f"warning: {warning}", style="yellow"))
+    gradebook.write(batch, report_format, output)
+    if not as_json:
+        render.grade_summary(errors, batch)
+    for problem in batch.problems:
+        errors.print(Text(problem, style="bold red"))
+    if batch.problems:
+        raise typer.Exit(EXIT_GRADER)
+    raise typer.Exit(EXIT_NOT_PASSED if any(s.needs_attention for s in batch.submissions) else 0)
+
+
 def main() -> None:
     """Run the CLI; an unexpected error is reported as the grader's, never as a traceback."""
     try:
@@ -373,3 +431,56 @@ def main() -> None:
 def report_crash(exc: Exception) -> None:
     errors.print(Text(messages.GRADER_FAILED, style="bold red"))
     errors.print(f"{type(exc).__name__}: {exc} (set {DEBUG_VARIABLE}=1 for the traceback)")
+
+
+@app.command("class-report")
+def class_report_command(
+    results: Annotated[
+        list[Path], typer.Argument(help="What `workbook grade --format json` wrote (one or more).")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="The page (default: class-report.html beside RESULTS)."
+        ),
+    ] = None,
+    title: Annotated[str, typer.Option(help="The page's title.")] = "Class report",
+    progress: Annotated[
+        bool, typer.Option(help="Show hints used and solutions peeked where progress came along.")
+    ] = True,
+    anonymous: Annotated[
+        bool, typer.Option("--anonymous", help="Name submissions 'student 1', 'student 2'...")
+    ] = False,
+) -> None:
+    """A graded batch as one self-contained HTML page for the instructor."""
+    from workbook import class_page, class_report
+
+    try:
+        data = class_report.load(results, progress=progress, anonymous=anonymous)
+    except class_report.ClassReportError as exc:
+        fail(str(exc))
+    path = output or results[0].parent / "class-report.html"
+    class_report.write_private(path, class_page.to_html(data, title))
+    console.print(Text(f"Wrote {path} ({len(data.students)} submissions)"))
+
+
+@app.command("autograder")
+def autograder_command(
+    ctx: typer.Context,
+    destination: Annotated[Path, typer.Argument(help="A new folder, outside the workbook.")],
+    platform: Annotated[str, typer.Option(help="gradescope, github-classroom or both.")] = "both",
+) -> None:
+    """Write the grader for Gradescope and GitHub Classroom (instructors: keep it private)."""
+    from workbook import autograder
+
+    workbook = open_workbook(ctx)
+    authors_only(workbook, "autograder")
+    try:
+        bundle = autograder.write(workbook.catalog, destination, platform)
+    except autograder.AutograderError as exc:
+        for problem in exc.problems:
+            errors.print(Text(problem, style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
+    for warning in bundle.warnings:
+        errors.print(Text(f"warning: {warning}", style="yellow"))
+    console.print(f"Wrote the autograder to {destination}: " + ", ".join(bundle.written))

@@ -119,3 +119,24 @@ WATCH_NEEDS_TERMINAL = "watch needs a terminal; use `workbook check` in scripts.
 DOCS_BUILDING = "Building the site; the first build runs every notebook, so give it a moment…"
 DOCS_SERVING = "Serving the lessons at {url} (Ctrl-C to stop)."
 DOCS_FAILED = "The site did not start: see the messages above (is the port in use?)."
+
+# -- workbook grade (the instructor's, and what students see of it) ----------------------
+GRADE_RUNNING = "grading"
+GRADE_NO_MANIFEST = (
+    "no release manifest (.workbook/release/LOCKED.sha256 or --manifest): locked files "
+    "were not compared"
+)
+GRADE_INSTRUCTOR_CHANGED = (
+    "the instructor's catalog, suites or solutions changed while grading: a submission may "
+    "have written to them, so these grades cannot be trusted"
+)
+GRADE_MISSING = "{path} is not in the submission"
+GRADE_LINKED = "{path} is a symbolic link (or holds one), which grading never follows"
+GRADE_NOT_ATTEMPTED = "not attempted: the file is still the stub"
+GRADE_GRADER_ERROR = "the grader failed, not the submission: {error}"
+GRADE_FLAGGED = "held for your instructor's review: this file reaches into the grader"
+GRADE_TAMPERED = (
+    "{count} locked file(s) differ from the released ones; grading used the released copies"
+)
+GRADE_USAGE_OUTPUT = "several submissions in the {format} format need --output FOLDER"
+GRADE_FORMATS = "--format must be one of: {formats}"

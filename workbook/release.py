@@ -10,7 +10,9 @@ Two gates stand before anything is written: the whole workbook verified green si
 last change (``workbook verify`` records a fingerprint of what it verified), and a leak scan
 of the edition: no run of three significant lines may appear in it that only a solution or a
 hidden suite contains.  The edition is built in a temporary folder and moved into place only
-when both gates pass.  ``LOCKED.sha256`` lists every file the student must not edit.
+when both gates pass.  ``LOCKED.sha256`` lists every file the student must not edit; the
+instructor keeps a copy at ``.workbook/release/LOCKED.sha256``, which ``workbook grade``
+compares submissions with (the student's own copy could have been edited).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from workbook.catalog import FILENAME, Catalog, Exercise
 
 VERIFIED = Path(".workbook") / "verified.json"
 MANIFEST = "LOCKED.sha256"
+KEPT_MANIFEST = Path(".workbook") / "release" / MANIFEST  # the instructor's copy, for grading
 FINGERPRINTED = ("curriculum.toml", "exercises", "solutions", "tests", "workbook")
 SHIPPED_FILES = ("bootstrap.py", "pyproject.toml", "uv.lock", "mkdocs.yml", ".gitignore")
 SHIPPED_TREES = ("lessons", "notebooks", "exercises", "workbook")
@@ -86,7 +89,7 @@ def verified(root: Path) -> bool:
         recorded = json.loads((root / VERIFIED).read_text(encoding="utf-8"))["fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return recorded == fingerprint(root)
+    return bool(recorded == fingerprint(root))
 
 
 # -- public slices -----------------------------------------------------------------------
@@ -286,9 +289,10 @@ def leaks(edition: Path, catalog: Catalog) -> list[Leak]:
             continue
         run: list[tuple[str, str]] = []
         for where, line in _text_lines(path):
-            text = _significant(line)
-            if text is None:
+            significant = _significant(line)
+            if significant is None:
                 continue
+            text = significant
             if text not in hidden:
                 run = []
                 continue
@@ -368,6 +372,7 @@ def write(catalog: Catalog, destination: Path, *, require_verified: bool = True)
         destination.mkdir(parents=True, exist_ok=True)
         for path in _files(edition):
             _copy(path, destination / path.relative_to(edition))
+        _copy(edition / MANIFEST, root / KEPT_MANIFEST)
     return sorted(p.relative_to(destination).as_posix() for p in _files(destination))
 
 

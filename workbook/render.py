@@ -22,6 +22,7 @@ from workbook.progress import Recorded, done_count
 from workbook.state import ExerciseState, State
 
 if TYPE_CHECKING:
+    from workbook.classroom import Batch
     from workbook.verify import Report
 
 MARKS = {
@@ -252,13 +253,15 @@ def _ratio(good: int, total: int, shown: str = "") -> Text:
 
 
 @contextmanager
-def verify_progress(console: Console, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar with counts while verify runs, on a terminal only."""
+def verify_progress(
+    console: Console, enabled: bool = True, label: str = messages.VERIFY_RUNNING
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with counts and an ETA while runs go on, on a terminal only."""
     if not enabled or not console.is_terminal:
         yield lambda done, total: None
         return
     columns = (
-        TextColumn(messages.VERIFY_RUNNING),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -294,3 +297,27 @@ def verify_report(console: Console, report: Report) -> None:
     console.print(Text(messages.VERIFY_BAD, style="bold red"))
     for problem in problems:
         console.print(f"  - {escape(problem)}")
+
+
+def grade_summary(console: Console, batch: Batch) -> None:
+    """One line per graded submission: its score and what needs the instructor's eye."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("submission", "score", "notes"):
+        table.add_column(column, no_wrap=column != "notes")
+    for submission in batch.submissions:
+        notes = []
+        if submission.problem:
+            notes.append(submission.problem)
+        if submission.flagged:
+            notes.append("flagged: " + ", ".join(e.exercise.id for e in submission.flagged))
+        if submission.tampered:
+            notes.append(f"{len(submission.tampered)} locked file(s) differ")
+        errors = [e.exercise.id for e in submission.exercises if e.status == "grader_error"]
+        if errors:
+            notes.append("grader failed on " + ", ".join(errors))
+        table.add_row(
+            Text(submission.name, style="yellow" if notes else ""),
+            f"{submission.score:g}/{submission.max_score}",
+            Text("; ".join(notes), style="yellow"),
+        )
+    console.print(table)

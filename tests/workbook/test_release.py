@@ -175,6 +175,12 @@ def test_the_manifest_locks_every_file_but_the_students_own(sample, tmp_path):
         assert hashlib.sha256((edition / name).read_bytes()).hexdigest() == digest
 
 
+def test_release_keeps_the_instructors_copy_of_the_manifest(sample, tmp_path):
+    edition = released(sample, tmp_path)
+    kept = sample / release.KEPT_MANIFEST
+    assert kept.read_bytes() == (edition / release.MANIFEST).read_bytes()
+
+
 def test_release_waits_for_a_green_verify_of_the_workbook_as_it_is(sample, tmp_path):
     result = run(sample, "release", str(tmp_path / "student"))
     assert result.exit_code == 1
@@ -269,7 +275,8 @@ def test_the_students_commands_work_in_the_edition(sample, tmp_path):
         assert "for the workbook's authors" in words(refused.output)
 
 
-def test_the_real_curriculum_releases_without_a_leak(tmp_path):
+def test_the_real_curriculum_releases_without_a_leak(tmp_path, monkeypatch):
+    monkeypatch.setattr(release, "KEPT_MANIFEST", tmp_path / "kept" / release.MANIFEST)
     catalog = catalog_module.load(PROJECT)
     files = release.write(catalog, tmp_path / "student", require_verified=False)
     assert not any(f.startswith("solutions/") for f in files)
