@@ -42,6 +42,12 @@ def main(argv: list[str]) -> int:
     apply_limits(args.memory_mb, args.files_mb)
     import pytest
 
+    from workbook.testing import track_interrupts
+
+    # no terminal reaches this process (it leads its own session): a KeyboardInterrupt no
+    # signal delivered is the learner's, and fails the check that ran it
+    track_interrupts()
+
     return int(pytest.main(args.pytest_args))
 
 

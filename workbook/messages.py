@@ -23,6 +23,28 @@ STOPPED_FIRST = "not run: the run stopped at the first failing check"
 MISSING_RESULTS = "some checks never reported a result, so they count as not passed"
 NOTHING_COLLECTED = "the hidden suite has no checks: this is a problem in the workbook itself"
 
+# -- code under test that exits instead of raising an error ----------------------------
+EXITED = "your code raised {raised}{when}: {advice}"
+EXIT_ADVICE = {
+    "SystemExit": "an app should raise an error, not exit the process",
+    "KeyboardInterrupt": (
+        "KeyboardInterrupt stands for Ctrl-C: an app should raise an ordinary error"
+    ),
+    "GeneratorExit": "GeneratorExit only closes a generator: an app should raise an ordinary error",
+}
+EXIT_GROUP = "an exception group holding {leaf}"
+EXITED_STARTING = "while the app started"
+EXITED_RUNNING = "while the app ran"
+EXITED_STOPPING = "while the app shut down"
+EXITED_ANSWERING = "while the app answered {request}"
+EXITED_AFTER_ANSWER = (
+    "after the app answered {request} "
+    "(in a background task, or a dependency's code after its yield?)"
+)
+EXITED_IN_TASK = "in a task it started"
+EXITED_IMPORTING = "while the file was imported"
+IMPORT_EXITED = "importing the file failed: {failure}"
+
 # -- the CLI ---------------------------------------------------------------------------
 NO_ROOT = "No curriculum.toml here or above: run this inside the workbook (or pass --root)."
 CATALOG_BROKEN = "The grader itself failed: its catalog, curriculum.toml, has problems:"

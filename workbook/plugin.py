@@ -9,13 +9,14 @@ A suite lives at ``tests/NN_module/test_NN_name.py`` and grades ``NN_module/NN_n
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from workbook import loader
+from workbook import loader, messages
 from workbook.services import database_url, redis_url  # noqa: F401  (fixtures for every suite)
 
 TARGET_HELP = "tree whose exercises are graded: 'exercises', 'solutions' or a folder"
@@ -85,22 +86,87 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = keep
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Skip a later step of a chain, naming the earlier requirement that did not pass.
 
     A check that did not run in this process (deselected, or on another xdist worker) does
-    not hold the step back: only a failure seen here does.
+    not hold the step back: only a failure seen here does.  An exit in a fixture fails the
+    check (see :func:`_exits_fail`).
     """
     marker = item.get_closest_marker("requires")
-    if marker is None:
-        return
     broken = item.config.stash[BROKEN]
-    for name in marker.args:
+    for name in marker.args if marker is not None else ():
         first = broken.get((item.path, name))
         if first is not None:
             name = getattr(item, "originalname", item.name)
             broken.setdefault((item.path, name), first)  # a step after this one names the root
             pytest.skip(f"not checked: “{first}” failed first")
+    return (yield from _exits_fail())
+
+
+def _exit_as_failure(exc: BaseException) -> BaseException:
+    """What a test phase should raise for ``exc``: a failure, if the code under test exited.
+
+    SystemExit, KeyboardInterrupt and GeneratorExit are no failures to pytest: the first
+    shows as a bare traceback, the second stops the whole run.  Raised by the learner's
+    code, each is a failure of the check that ran it, in words the learner can act on, and
+    the next check runs.  pytest's own skip, fail and xfail, and a KeyboardInterrupt a
+    signal delivered, pass through (see :func:`workbook.testing.exit_failure`).
+    """
+    if isinstance(exc, Exception):
+        return exc
+    failure = getattr(exc, "workbook_failure", None)  # the same exit again: the same failure
+    if failure is None:
+        from workbook.testing import exit_failure
+
+        failure = exit_failure(exc)
+        if failure is None:
+            return exc
+        exc.workbook_failure = failure  # type: ignore[attr-defined]
+    return failure
+
+
+def _exits_fail() -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except BaseException as exc:
+        failure = _exit_as_failure(exc)
+        if failure is exc:
+            raise
+        raise failure from exc
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """An exit in a fixture fails every check that uses it, as an error would.
+
+    pytest keeps a fixture's error for the checks after the first only when it is an
+    ``Exception``; the failure an exit becomes is kept the same way.
+    """
+    try:
+        return (yield)
+    except BaseException as exc:
+        failure = _exit_as_failure(exc)
+        if failure is exc:
+            raise
+        try:
+            raise failure from exc
+        finally:
+            key = fixturedef.cache_key(request)  # type: ignore[arg-type]
+            fixturedef.cached_result = (None, key, (failure, failure.__traceback__))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _exits_fail())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _exits_fail())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -151,7 +217,26 @@ def exercise(request: pytest.FixtureRequest) -> ModuleType:
     TARGETS.add(path)
     if path.is_relative_to(root / "solutions"):
         return load_reference(path)
-    return loader.load(path)
+    return _load(path)
+
+
+def _load(path: Path) -> ModuleType:
+    """:func:`loader.load`, where an exit at import time is an import problem too."""
+    try:
+        return loader.load(path)
+    except Exception:
+        raise
+    except BaseException as exc:
+        from workbook.testing import exit_failure
+
+        failure = exit_failure(exc, messages.EXITED_IMPORTING)
+        if failure is None:
+            raise
+        sys.modules.pop(loader.module_name(path), None)
+        source = loader.source_path(path)
+        line = loader._import_error(exc, source).line
+        message = messages.IMPORT_EXITED.format(failure=failure.message)
+        raise loader.LoadError(message, path=source, line=line) from None
 
 
 def seeded_apps(config: pytest.Config, planted: list[Path]) -> list[Path]:

@@ -7,15 +7,19 @@ expected/actual block a learner sees, so suites never hand-roll f-strings.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import httpx
 from asgi_lifespan import LifespanManager
+
+from workbook import messages
 
 BODY_EXCERPT = 300
 DIFF_LINES = 40
@@ -60,6 +64,94 @@ class Mismatch(Failure):
 
 class AppStartError(Exception):
     """The app under test did not start: every later check depends on it."""
+
+
+class AppExited(Failure):
+    """The code under test raised SystemExit, KeyboardInterrupt or GeneratorExit (or a group
+    of them): a server never expects these from an app, and in a test they would stop the
+    event loop or the whole run.  ``raised`` is what the code raised; ``during`` says when,
+    in the learner's words ("while the app started"), when that is known."""
+
+    def __init__(self, raised: BaseException, during: str | None = None) -> None:
+        leaf = _exit_leaf(raised) or raised
+        advice = messages.EXIT_ADVICE.get(type(leaf).__name__, messages.EXIT_ADVICE["SystemExit"])
+        when = f" {during}" if during else ""
+        super().__init__(messages.EXITED.format(raised=_describe(raised), when=when, advice=advice))
+        self.raised = raised
+        self.during = during
+        self.reported = False
+
+
+_interrupts = {"tracked": False, "delivered": 0}
+
+
+def track_interrupts() -> None:
+    """Count the SIGINTs this process receives from now on; a grading child calls this.
+
+    It tells a KeyboardInterrupt the learner's code raised (a failure of the check that ran
+    it, and the run goes on) from one a signal delivered (it stops the run, as ever).  A
+    grading child leads a session of its own, so a terminal's Ctrl-C never reaches it:
+    there a SIGINT can only come from a ``kill``.  In a plain ``pytest`` run nothing is
+    tracked, so every KeyboardInterrupt stops the run, as a person pressing Ctrl-C expects.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # someone chose their own handler: leave it, and convert nothing
+
+    def counted(signum: int, frame: Any) -> None:
+        _interrupts["delivered"] += 1
+        signal.default_int_handler(signum, frame)
+
+    try:
+        signal.signal(signal.SIGINT, counted)
+    except ValueError:  # not the main thread
+        return
+    _interrupts["tracked"] = True
+
+
+def _control_flow(exc: BaseException) -> bool:
+    """An exception that steers the test run and must pass through untouched."""
+    if isinstance(exc, Exception):
+        return False
+    if isinstance(exc, asyncio.CancelledError):
+        return True
+    if isinstance(exc, KeyboardInterrupt):
+        return not _interrupts["tracked"] or _interrupts["delivered"] > 0
+    # pytest's outcomes (skip, fail, xfail, a timeout's failure) are BaseExceptions
+    return not isinstance(exc, (SystemExit, GeneratorExit, BaseExceptionGroup))
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _exit_leaf(exc: BaseException) -> BaseException | None:
+    """The first SystemExit, KeyboardInterrupt or GeneratorExit in ``exc``, if it holds one."""
+    for leaf in _leaves(exc):
+        if isinstance(leaf, (SystemExit, KeyboardInterrupt, GeneratorExit)):
+            return leaf
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        leaf = _exit_leaf(exc)
+        return messages.EXIT_GROUP.format(leaf=repr(leaf)) if leaf else repr(exc)
+    return repr(exc)
+
+
+def exit_failure(exc: BaseException, during: str | None = None) -> AppExited | None:
+    """``exc`` as a failure of the check, if the code under test exited rather than failed.
+
+    None for an ordinary ``Exception`` and for what steers the run: pytest's skip, fail and
+    xfail, a cancellation, a KeyboardInterrupt that a signal delivered.
+    """
+    if isinstance(exc, Exception) or _exit_leaf(exc) is None:
+        return None
+    if any(_control_flow(leaf) for leaf in _leaves(exc)):
+        return None
+    return AppExited(exc, during)
 
 
 def _show(value: Any) -> str:
@@ -208,9 +300,14 @@ async def running(
     app: Any, *, raise_app_exceptions: bool = True
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
     """Like :func:`client_for`, and the state the lifespan yielded: the app's engine, say."""
+    exits = _guard_tasks()
+    seen = len(exits)
     manager = LifespanManager(_state_per_request(app), startup_timeout=STARTUP_TIMEOUT)
     try:
         await manager.__aenter__()
+    except AppExited as exc:
+        exc.reported = True
+        raise AppStartError(str(exc).replace(f" {exc.during}:", ":", 1)) from exc.raised
     except Exception as exc:
         raise AppStartError(f"{type(exc).__name__}: {exc}") from exc
     try:
@@ -218,6 +315,7 @@ async def running(
             yield client, manager._state
     finally:
         await manager.__aexit__(None, None, None)
+    _raise_unreported(exits[seen:])
 
 
 def _state_per_request(app: Any) -> Any:
@@ -233,12 +331,124 @@ def _state_per_request(app: Any) -> Any:
             scope = {**scope, "state": dict(scope["state"])}
         await app(scope, receive, send)
 
-    return serve
+    return _no_exits(serve)
 
 
 def _client(app: Any, raise_app_exceptions: bool) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    transport = httpx.ASGITransport(app=_no_exits(app), raise_app_exceptions=raise_app_exceptions)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def _no_exits(app: Any) -> Any:
+    """``app`` whose exits (SystemExit and friends) become :class:`AppExited` failures.
+
+    Raised in a task, SystemExit and KeyboardInterrupt break out of the event loop itself,
+    leaving it half-stopped for every later check; here they end as an ordinary exception
+    of the request, or of the lifespan, that says when the app raised them.
+    """
+    if getattr(app, "workbook_no_exits", False):
+        return app
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        _guard_tasks()
+        during = [_during(scope, started=False)]
+
+        async def receive_(*args: Any) -> Any:
+            message = await receive(*args)
+            if message.get("type") == "lifespan.shutdown":
+                during[0] = messages.EXITED_STOPPING
+            return message
+
+        async def send_(message: dict[str, Any]) -> None:
+            kind = message.get("type")
+            if kind == "lifespan.startup.complete":
+                during[0] = messages.EXITED_RUNNING
+            await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                during[0] = _during(scope, started=True)
+
+        try:
+            await app(scope, receive_, send_)
+        except Exception as exc:
+            leaf = _exited_inside(exc)
+            if leaf is None or leaf.during is not None:
+                raise
+            # raised in a task the app started, and maybe answered with a 500 since
+            leaf.reported = True
+            when = during[0] if scope.get("type") == "lifespan" else _during(scope, started=False)
+            raise AppExited(leaf.raised, when) from leaf.raised
+        except BaseException as exc:
+            failure = exit_failure(exc, during[0])
+            if failure is None:
+                raise
+            raise failure from exc
+
+    guarded.workbook_no_exits = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _during(scope: dict[str, Any], *, started: bool) -> str:
+    kind = scope.get("type")
+    if kind == "lifespan":
+        return messages.EXITED_STARTING
+    target = f"{scope.get('method', 'WebSocket')} {scope.get('path', '')}"
+    if kind == "http" and started:
+        return messages.EXITED_AFTER_ANSWER.format(request=target)
+    return messages.EXITED_ANSWERING.format(request=target)
+
+
+def _exited_inside(exc: BaseException) -> AppExited | None:
+    for leaf in _leaves(exc):
+        if isinstance(leaf, AppExited):
+            return leaf
+    return None
+
+
+def _guard_tasks() -> list[AppExited]:
+    """Make every task the running loop starts from now on turn an exit into AppExited.
+
+    Idempotent; the exits its tasks raised, in order, so that one nobody awaited (a task
+    the app started and forgot) still fails the check.  Outside asyncio, nothing.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return []
+    factory = loop.get_task_factory()
+    exits: list[AppExited] | None = getattr(factory, "workbook_exits", None)
+    if exits is not None:
+        return exits
+    exits = []
+
+    async def no_exit(coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await coro
+        except BaseException as exc:
+            failure = exit_failure(exc)
+            if failure is None:
+                raise
+            exits.append(failure)
+            raise failure from exc
+
+    def guarded(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        if asyncio.iscoroutine(coro):
+            coro = no_exit(coro)
+        if factory is None:
+            return asyncio.Task(coro, loop=loop, **kwargs)
+        return factory(loop, coro, **kwargs)
+
+    guarded.workbook_exits = exits  # type: ignore[attr-defined]
+    loop.set_task_factory(guarded)  # type: ignore[arg-type]  # it takes a context too
+    return exits
+
+
+def _raise_unreported(exits: list[AppExited]) -> None:
+    for failure in exits:
+        if not failure.reported:
+            failure.reported = True
+            raise AppExited(failure.raised, messages.EXITED_IN_TASK)
 
 
 class RawExchange:
@@ -316,9 +526,12 @@ class RawExchange:
         self._disconnected.set()
 
     async def run(self, app: Any) -> None:
-        """Serve the request with ``app``; what it raises goes to ``raised``, as to a server."""
+        """Serve the request with ``app``; what it raises goes to ``raised``, as to a server.
+
+        An exit (SystemExit and friends) is kept as :class:`AppExited`, as a server logs it.
+        """
         try:
-            await app(self.scope, self.receive, self.send)
+            await _no_exits(app)(self.scope, self.receive, self.send)
         except Exception as exc:
             self.raised = exc
 
@@ -337,6 +550,7 @@ async def serve_raw(
     never finishes (``TimeoutError``): no check may depend on it.
     """
     exchange = RawExchange(path, headers=headers, on_send=on_send)
+    _guard_tasks()
     with anyio.fail_after(guard):
         async with LifespanManager(_state_per_request(app)) as manager:
             await exchange.run(manager.app)
