@@ -187,7 +187,15 @@ def public_slice(source: str, exercise: Exercise) -> str:
                 needed |= _uses(node)
                 changed = True
     fixtures = {node.name for node in body if _is_fixture(node)}  # type: ignore[attr-defined]
-    if "reference" in needed and "reference" not in fixtures:
+    requested = {  # what the kept checks and fixtures ask pytest for, by parameter name
+        arg.arg
+        for node in body
+        if id(node) in kept
+        and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.name in tests or _is_fixture(node))
+        for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)
+    }
+    if "reference" in requested and "reference" not in fixtures:
         raise ReleaseError(
             [
                 f"{where}: the public checks {', '.join(chosen)} use the reference solution, "

@@ -89,6 +89,15 @@ async def test_second(exercise, n):
 async def test_third(exercise, reference):
     """answers like the reference"""
     assert exercise is not reference
+
+
+def named_like_the_fixture(reference: str) -> str:
+    return reference
+
+
+async def test_fourth(exercise):
+    """a helper's parameter may be called reference"""
+    assert named_like_the_fixture("x")
 '''
 
 
@@ -113,6 +122,11 @@ def test_a_public_slice_keeps_the_checks_the_catalog_names():
     assert "def test_first" not in text
     assert "def numbers" not in text
     assert "def fresh" in text
+
+
+def test_a_parameter_named_reference_is_not_the_fixture():
+    text = release.public_slice(SUITE, exercise_with(("test_fourth",)))
+    assert "def named_like_the_fixture" in text
 
 
 def test_no_public_checks_leaves_one_that_the_file_loads():
