@@ -394,8 +394,10 @@ def test_the_parser_joins_lines_and_counts_stages() -> None:
     assert [i.keyword for i in instructions if i.keyword == "FROM"] == ["FROM", "FROM"]
     assert {i.stage for i in instructions} == {0, 1}
     (first_sync, second_sync) = [i for i in instructions if "uv sync" in i.arguments]
-    assert first_sync.arguments.endswith("uv sync --locked --no-dev --no-install-project")
+    assert first_sync.arguments.endswith("uv sync --locked --no-install-project --no-dev")
+    assert check.mounted(first_sync) == ["uv.lock", "pyproject.toml"]  # not the cache mount
     assert "--no-editable" in second_sync.arguments
+    assert check.mounted(second_sync) == []
     assert not any(i.keyword.startswith("#") for i in instructions)
 
 
@@ -416,6 +418,16 @@ def test_the_dockerfile_passes_every_check() -> None:
     assert fresh("dockerfile_check.py").problems(DOCKERFILE) == []
 
 
+DEPENDENCY_MOUNTS = (
+    "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
+    "    --mount=type=bind,source=uv.lock,target=uv.lock \\\n"
+    "    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \\\n"
+)
+COPIED_INSTEAD = (
+    "COPY pyproject.toml uv.lock ./\nRUN --mount=type=cache,target=/root/.cache/uv \\\n"
+)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [
@@ -424,8 +436,11 @@ def test_the_dockerfile_passes_every_check() -> None:
         ("USER 10001:10001", "USER notify", "the final stage must end on a numeric USER"),
         ("USER 10001:10001", "USER 0", "the final stage must end on a numeric USER that is not 0"),
         ("--no-dev --no-editable", "--no-dev", None),
-        ("sync --locked --no-dev --no-install", "sync --no-dev --no-install", "--locked"),
-        ("COPY pyproject.toml uv.lock ./", "COPY . .", "copied before the dependency layer"),
+        ("sync --locked --no-install", "sync --no-install", "--locked"),
+        (DEPENDENCY_MOUNTS, f"COPY . .\n{DEPENDENCY_MOUNTS}", "the code reaches the dependency"),
+        ("source=uv.lock,target=uv.lock", "target=.", "the code reaches the dependency layer"),
+        ("    --mount=type=bind,source=uv.lock,target=uv.lock \\\n", "", "uv.lock must reach"),
+        (DEPENDENCY_MOUNTS, COPIED_INSTEAD, None),  # the two files copied: the layer is the same
         ('CMD ["fastapi", "run", ', 'CMD ["fastapi", "dev", ', "CMD must be `fastapi run`"),
         ('"--port", "8080"]', '"--port", "8080", "--reload"]', "without --reload"),
         ('"--port", "8080"]', '"--port", "8080", "--workers", "4"]', "without --reload"),

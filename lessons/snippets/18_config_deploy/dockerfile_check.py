@@ -49,6 +49,20 @@ def option(command: list[str], name: str, default: str) -> str:
     return command[command.index(name) + 1] if name in command else default
 
 
+def mounted(run: Instruction) -> list[str]:
+    """What a RUN bind-mounts from the build context: --mount=type=bind,source=uv.lock,..."""
+    sources: list[str] = []
+    for word in run.arguments.split():
+        if not word.startswith("--"):
+            break  # the options end where the command starts
+        if word.startswith("--mount="):
+            parts = (part.partition("=") for part in word.removeprefix("--mount=").split(","))
+            mount = {key: value for key, _, value in parts}
+            if mount.get("type", "bind") == "bind" and "from" not in mount:
+                sources.append(mount.get("source", mount.get("src", ".")))  # "." is everything
+    return sources
+
+
 def problems(text: str) -> list[str]:
     instructions = parse(text)
     last = max(i.stage for i in instructions)
@@ -62,16 +76,22 @@ def problems(text: str) -> list[str]:
     syncs = [n for n, i in enumerate(instructions) if "uv sync" in i.arguments]
     if not syncs or any("--locked" not in instructions[n].arguments for n in syncs):
         found.append("every uv sync must be --locked")
-    lock_files = {"pyproject.toml", "uv.lock"}
-    code = [
-        n
-        for n, i in enumerate(instructions)
-        if i.keyword == "COPY"
-        and "--from" not in i.arguments
-        and not set(i.arguments.split()[:-1]) <= lock_files
-    ]
-    if syncs and code and code[0] < syncs[0]:
-        found.append("the code is copied before the dependency layer")
+    if syncs:  # what the dependency layer sees of the build context: copied, or mounted
+        lock_files = {"pyproject.toml", "uv.lock"}
+        copied = [
+            word
+            for i in instructions[: syncs[0]]
+            if i.keyword in ("COPY", "ADD") and "--from" not in i.arguments
+            for word in i.arguments.split()[:-1]
+            if not word.startswith("--")
+        ]
+        sources = set(copied + mounted(instructions[syncs[0]]))
+        if sources - lock_files:
+            found.append("the code reaches the dependency layer")
+        elif sources != lock_files:
+            found.append(
+                "pyproject.toml and uv.lock must reach the dependency layer, copied or mounted"
+            )
     if not any(i.keyword == "HEALTHCHECK" for i in final):
         found.append("no HEALTHCHECK in the final stage")
     cmds = [exec_form(i.arguments) for i in final if i.keyword == "CMD"]
