@@ -22,10 +22,15 @@ curl -LsSf {uv_installer} | sh
 /opt/uv/uv sync --frozen --no-default-groups --project "$source_dir" --python {python}
 rm -rf "$UV_CACHE_DIR"
 chmod +x "$source_dir/run_autograder"
-# prove the grader before any student submits: the catalog loads, and a grading child
-# passes the reference solution of the first exercise
+# student code is graded as the unprivileged account nobody (see run_autograder): it must
+# read the grader, its Python and its packages, and write none of them
+chmod -R a+rX,go-w "$source_dir" /opt/uv
+# prove the grader before any student submits: the catalog loads, a grading child passes
+# the reference solution of the first exercise, and nobody can run the grader
 cd "$source_dir"
 "$source_dir/.venv/bin/python" -m workbook --root "$source_dir" check {first} --target solutions
+"$source_dir/.venv/bin/python" -m workbook --root "$source_dir" grade "$source_dir" \\
+  --run-as nobody --format json --output /dev/null || [ $? -eq 1 ]
 """
 
 RUN_AUTOGRADER = """\
@@ -33,9 +38,11 @@ RUN_AUTOGRADER = """\
 # Gradescope runs this for every submission (copied to /autograder/run_autograder, from
 # /autograder): it grades /autograder/submission with the suites in /autograder/source
 # and writes /autograder/results/results.json.  Whatever happens, a results.json is
-# written.  To try it elsewhere, give another root with the same layout as the first
-# argument (or WORKBOOK_AUTOGRADER) and a Python with the workbook's dependencies as
-# WORKBOOK_PYTHON.
+# written.  Run as root (as Gradescope does), it grades student code as the account
+# nobody, so that the code cannot write the grader's files or the results
+# (WORKBOOK_RUN_AS names another account; empty turns this off).  To try it elsewhere,
+# give another root with the same layout as the first argument (or WORKBOOK_AUTOGRADER)
+# and a Python with the workbook's dependencies as WORKBOOK_PYTHON.
 set -uo pipefail
 root="${{1:-${{WORKBOOK_AUTOGRADER:-/autograder}}}}"
 source_dir="$root/source"
@@ -47,9 +54,14 @@ manifest=()
 if [ -f "$source_dir/{manifest}" ]; then
   manifest=(--manifest "$source_dir/{manifest}")
 fi
+run_as=()
+account="${{WORKBOOK_RUN_AS-nobody}}"
+if [ "$(id -u)" = 0 ] && [ -n "$account" ]; then
+  run_as=(--run-as "$account")
+fi
 cd "$source_dir" || exit 1
 "$python" -m workbook --root "$source_dir" grade "$root/submission" --format gradescope \\
-  --output "$results" --jobs "${{WORKBOOK_JOBS:-2}}" "${{manifest[@]}}"
+  --output "$results" --jobs "${{WORKBOOK_JOBS:-2}}" "${{manifest[@]}}" "${{run_as[@]}}"
 echo "workbook grade exited with $?"
 if [ ! -s "$results" ]; then
   cat > "$results" <<'JSON'
@@ -125,6 +137,11 @@ Students submit their whole workbook folder (upload or GitHub): Gradescope puts 
 `/autograder/submission`; `run_autograder` grades it with `workbook grade --format
 gradescope` and writes `/autograder/results/results.json`.  Only the files under
 `exercises/` count; {manifest_note}
+
+Gradescope runs the autograder as root, one container per submission; `run_autograder`
+grades the student's code as the account `nobody` (`workbook grade --run-as nobody`), so
+that it can neither change the grader's files nor write the results itself.  It can still
+read the hidden suites and the reference solutions, which its own grading needs.
 
 This folder holds the hidden suites and the reference solutions: keep it out of every
 repository students can read.

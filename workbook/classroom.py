@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -26,12 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from workbook import grading, messages, release, submissions, tamper, zygote
-from workbook.catalog import Catalog, Exercise
-from workbook.launch import ColdLauncher, Launcher, base_env
+from workbook.catalog import FILENAME, Catalog, Exercise
+from workbook.launch import Account, ColdLauncher, Launcher, base_env
 from workbook.submissions import Submission, code_files, open_all
 
 SCHEMA_VERSION = 1
 NOT_RUN = ("not_attempted", "missing", "refused", "grader_error")
+PROBE = (  # what a grading child needs: the stack, and to read the catalog and the suites
+    "import sys, fastapi, pytest, workbook.child\nfor name in sys.argv[1:]: open(name).close()"
+)
+PROBE_TIMEOUT_S = 120
 WARM_FROM = 16  # runs: from here a warm zygote's start pays for itself (forks, not imports)
 
 Progress = Callable[[int, int], None]
@@ -139,6 +145,10 @@ def manifest_for(root: Path, given: Path | None) -> Path | None:
     return kept if kept.is_file() else None
 
 
+class SetupError(Exception):
+    """Grading cannot start as asked (for instance, the ``--run-as`` account cannot run it)."""
+
+
 def grade(
     catalog: Catalog,
     sources: list[str],
@@ -148,8 +158,13 @@ def grade(
     workers: int | None = None,
     launcher: Launcher | None = None,
     progress: Progress | None = None,
+    run_as: str | None = None,
 ) -> Batch:
-    """Grade every submission in ``sources`` against the instructor's ``catalog``."""
+    """Grade every submission in ``sources`` against the instructor's ``catalog``.
+
+    ``run_as``: the name of an unprivileged account every grading child runs as (needs
+    root); the instructor's files need only be readable by it.
+    """
     root = catalog.root
     batch = Batch([], sum(e.points for e in catalog.exercises), trust)
     locked = None
@@ -161,13 +176,16 @@ def grade(
     before = release.fingerprint(root)
     with tempfile.TemporaryDirectory(prefix="workbook-grade-") as folder:
         scratch = Path(folder)
+        account = _account(run_as, scratch, catalog) if run_as else None
         runs: list[ExerciseGrade] = []
         for submission in open_all(sources, scratch):
             graded = _intake(catalog, submission, locked, scratch)
             batch.submissions.append(graded)
             graded.max_score = batch.max_score
             runs += [e for e in graded.exercises if e.target is not None]
-        with _launcher(root, launcher, len(runs)) as chosen:
+        if account is not None:
+            _readable(scratch / "graded")
+        with _launcher(root, launcher, len(runs), account) as chosen:
             _run_all(catalog, runs, chosen, workers or os.cpu_count() or 2, progress)
     for graded in batch.submissions:
         for exercise in graded.exercises:
@@ -226,15 +244,57 @@ def _prepare(catalog: Catalog, exercise: Exercise, submitted: Path, work: Path) 
     return graded
 
 
+def _account(name: str, scratch: Path, catalog: Catalog) -> Account:
+    """The ``--run-as`` account, with a home in the scratch folder, proven able to grade."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise SetupError(messages.GRADE_NO_ACCOUNT.format(name=name)) from None
+    scratch.chmod(0o755)  # the account reads the graded copies below it
+    home = scratch / "home"
+    home.mkdir(mode=0o700)
+    account = Account(name, entry.pw_uid, entry.pw_gid, home)
+    root = catalog.root
+    suites = [str(e.suite(root)) for e in catalog.exercises[:1]]
+    try:
+        os.chown(home, account.uid, account.gid)
+        probe = subprocess.run(
+            [sys.executable, "-I", "-B", "-c", PROBE, str(root / FILENAME), *suites],
+            cwd=root,
+            env=account.env(base_env(root)),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+            **account.popen(),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SetupError(messages.GRADE_ACCOUNT_FAILED.format(name=name, why=exc)) from None
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or [f"exit code {probe.returncode}"])[-1]
+        raise SetupError(messages.GRADE_ACCOUNT_FAILED.format(name=name, why=why))
+    return account
+
+
+def _readable(folder: Path) -> None:
+    """Let the ``--run-as`` account read the graded copies (and nothing more)."""
+    for path in [folder, *folder.rglob("*")] if folder.is_dir() else []:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 @contextmanager
-def _launcher(root: Path, given: Launcher | None, runs: int) -> Iterator[Launcher]:
+def _launcher(
+    root: Path, given: Launcher | None, runs: int, account: Account | None = None
+) -> Iterator[Launcher]:
     if given is not None:
         yield given
         return
     if runs < WARM_FROM or not zygote.available():
-        yield ColdLauncher()
+        yield ColdLauncher(account)
         return
-    warm = zygote.Zygote(base_env(root), eager=True)
+    warm = zygote.Zygote(base_env(root), eager=True, account=account)
     try:
         yield warm
     finally:
@@ -263,6 +323,7 @@ def _run_all(
             graded.status, graded.score = result.status, result.score
             graded.message, graded.duration_s = result.message, result.duration_s
             graded.tests = result.tests
+            graded.flags += [_runtime_flag(graded, flag) for flag in result.flags]
         with lock:
             done += 1
             if progress is not None:
@@ -272,6 +333,19 @@ def _run_all(
         progress(0, len(runs))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(run, runs))
+
+
+def _runtime_flag(graded: ExerciseGrade, flag: dict[str, Any]) -> tamper.Flag:
+    """What the guard saw at run time, placed in the submission's file where it lies there."""
+    where, target = flag["path"], graded.target
+    if target is not None and where and Path(where).is_absolute():
+        path = Path(where)
+        if path == target:
+            where = graded.path
+        elif path.is_relative_to(target):
+            where = f"{graded.path}/{path.relative_to(target).as_posix()}"
+    reason = messages.GRADE_AT_RUN_TIME.format(reason=flag["reason"])
+    return tamper.Flag(where or graded.path, flag["line"], reason)
 
 
 def _score(graded: ExerciseGrade, trust: bool) -> None:

@@ -383,6 +383,14 @@ def grade(
     trust: Annotated[
         bool, typer.Option("--trust", help="Score flagged exercises too (they are still listed).")
     ] = False,
+    run_as: Annotated[
+        str | None,
+        typer.Option(
+            "--run-as",
+            metavar="ACCOUNT",
+            help="Run learner code as this unprivileged account (needs root).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Grade student submissions with this workbook's own suites (instructors)."""
@@ -400,11 +408,14 @@ def grade(
     authors_only(workbook, "grade")
     chosen = classroom.manifest_for(workbook.root, manifest)
     enabled = not as_json
-    with render.verify_progress(errors, enabled, messages.GRADE_RUNNING) as progress:
-        batch = classroom.grade(
-            workbook.catalog, submissions, manifest=chosen, trust=trust, workers=jobs,
-            progress=progress,
-        )  # fmt: skip
+    try:
+        with render.verify_progress(errors, enabled, messages.GRADE_RUNNING) as progress:
+            batch = classroom.grade(
+                workbook.catalog, submissions, manifest=chosen, trust=trust, workers=jobs,
+                progress=progress, run_as=run_as,
+            )  # fmt: skip
+    except classroom.SetupError as exc:
+        fail(str(exc))
     for warning in batch.warnings:
         errors.print(Text(f"warning: {warning}", style="yellow"))
     gradebook.write(batch, report_format, output)

@@ -35,6 +35,8 @@ class CheckResult:
     schema_version: int = SCHEMA_VERSION
     hint: str = ""
     lesson: str = ""
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    """Learner code that reached into the grader at run time (see :mod:`workbook.guard`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,8 +111,17 @@ def check(
         message=outcome.message,
         output=outcome.output if status != "passed" else "",
         lesson=exercise.lesson_link(),
+        flags=[_flag_json(flag, catalog.root) for flag in outcome.flags],
         extra={"public_checks_only": True} if catalog.student_edition else {},
     )
+
+
+def _flag_json(flag: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A flag with its file relative to the workbook, where it lies inside it."""
+    path = flag["path"]
+    if path and Path(path).is_absolute() and Path(path).is_relative_to(root):
+        path = Path(path).relative_to(root).as_posix()
+    return {**flag, "path": path}
 
 
 def _test_json(test: runner.TestOutcome) -> dict[str, Any]:

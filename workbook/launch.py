@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 CHANNEL_PLACEHOLDER = "{channel}"
 TOKEN_VARIABLE = "WORKBOOK_RUN"
@@ -59,6 +59,34 @@ def base_env(root: Path) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Account:
+    """Who grading children run as (``workbook grade --run-as``), when not as this process.
+
+    Graded as another, unprivileged account, learner code can neither write the
+    instructor's files nor, on a grader that runs as root, anything else of the machine's.
+    ``home`` is a folder of the account's own: its HOME and its hypothesis database.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return {
+            **env,
+            "HOME": str(self.home),
+            "USER": self.name,
+            "LOGNAME": self.name,
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(self.home / "hypothesis"),
+        }
+
+    def popen(self) -> dict[str, Any]:
+        """What :class:`subprocess.Popen` needs to start a process as this account."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
 @dataclass
 class ColdChild:
     process: subprocess.Popen[bytes]
@@ -80,18 +108,23 @@ class ColdChild:
 class ColdLauncher:
     """A fresh interpreter per run: slower to start, but needs nothing warmed up."""
 
+    def __init__(self, account: Account | None = None) -> None:
+        self.account = account
+
     def launch(
         self, args: list[str], root: Path, env: dict[str, str], channel: int, output: int
     ) -> Child:
         args = [str(channel) if a == CHANNEL_PLACEHOLDER else a for a in args]
+        account = self.account
         process = subprocess.Popen(
             [sys.executable, "-I", "-B", "-m", "workbook.child", *args],
             cwd=root,
-            env=env,
+            env=account.env(env) if account else env,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
             pass_fds=(channel,),
             start_new_session=True,
+            **(account.popen() if account else {}),
         )
         return ColdChild(process)

@@ -22,6 +22,12 @@ KILLED_BY_SIGNAL = {
 STOPPED_FIRST = "not run: the run stopped at the first failing check"
 MISSING_RESULTS = "some checks never reported a result, so they count as not passed"
 NOTHING_COLLECTED = "the hidden suite has no checks: this is a problem in the workbook itself"
+CHANNEL_FORGED = "writes to the grader's result channel"
+FLAGGED_AT_RUN_TIME = "A graded run holds this for the instructor's review: your code {reason}"
+RESULTS_UNTRUSTED = (
+    "the run was stopped and counts as not passed: your code {reason}, so its results "
+    "cannot be trusted"
+)
 
 # -- code under test that exits instead of raising an error ----------------------------
 EXITED = "your code raised {raised}{when}: {advice}"
@@ -156,6 +162,12 @@ GRADE_MISSING = "{path} is not in the submission"
 GRADE_LINKED = "{path} is a symbolic link (or holds one), which grading never follows"
 GRADE_NOT_ATTEMPTED = "not attempted: the file is still the stub"
 GRADE_GRADER_ERROR = "the grader failed, not the submission: {error}"
+GRADE_NO_ACCOUNT = "--run-as {name}: there is no such account on this machine"
+GRADE_ACCOUNT_FAILED = (
+    "--run-as {name}: that account cannot run the grader ({why}); it must be able to read "
+    "the workbook, its Python and its packages, and starting it needs root"
+)
+GRADE_AT_RUN_TIME = "{reason} (seen at run time)"
 GRADE_FLAGGED = "held for your instructor's review: this file reaches into the grader"
 GRADE_TAMPERED = (
     "{count} locked file(s) differ from the released ones; grading used the released copies"

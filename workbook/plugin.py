@@ -73,9 +73,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BROKEN] = {}
     fd = config.getoption("--workbook-channel")
     if fd is not None:
+        from workbook import channel, guard
         from workbook.reporting import ChannelReporter
 
-        config.pluginmanager.register(ChannelReporter(fd), "workbook-channel")
+        reporter = ChannelReporter(fd, channel.receive_key(fd))
+        config.pluginmanager.register(reporter, "workbook-channel")
+        reporter.guard = guard.Guard(
+            reporter.flag, guard.trusted_roots([config.rootpath / "tests"])
+        )
+        reporter.guard.install()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

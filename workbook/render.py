@@ -36,6 +36,7 @@ MARKS = {
 OUTPUT_LINES = 8
 SHORT_MESSAGE = 100
 BAR_WIDTH = 24
+MAX_FLAGS = 3
 
 
 def console(stderr: bool = False) -> Console:
@@ -143,6 +144,10 @@ def summary(console: Console, result: CheckResult) -> None:
     console.print(Text(line, style="bold green" if result.passed else "bold"))
     if result.message and result.status in ("timeout", "crashed"):
         console.print(Text(result.message, style=MARKS[result.status][1]))
+    for flag in result.flags[:MAX_FLAGS]:
+        where = f"{flag['path']}, line {flag['line']}" if flag["line"] else flag["path"]
+        note = messages.FLAGGED_AT_RUN_TIME.format(reason=flag["reason"])
+        console.print(Text(f"{note} ({where})" if where else note, style="yellow"))
 
 
 def check_result(

@@ -1,17 +1,20 @@
 """Child side of a grading run: classify each test's outcome and stream it to the parent.
 
-Events are JSON lines on a pipe the parent owns: ``collected`` (sent before any learner
-code runs), ``start`` and ``result`` per test, and ``finish``.  The parent trusts nothing
-else: a test that never reports, or a run that never finishes, is not a pass.
+Events are signed JSON lines (see :mod:`workbook.channel`) on a socket the parent owns:
+``collected`` (sent before any learner code runs), ``start`` and ``result`` per test, and
+``finish``; ``flag`` and ``tampered`` when :mod:`workbook.guard` sees learner code reach
+into the grader.  The parent trusts nothing else: a test that never reports, a run that
+never finishes, or a line it cannot verify is not a pass.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Generator
@@ -20,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from workbook import loader, plugin
+from workbook import channel, loader, plugin
+from workbook.guard import Guard
 from workbook.testing import AppStartError, Failure
 
 OUTPUT_CAP = 2000
@@ -98,17 +102,37 @@ def _output(report: pytest.TestReport) -> str:
 class ChannelReporter:
     """Registered by the plugin when the runner passes ``--workbook-channel``."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, key: bytes) -> None:
         self.fd = fd
+        self._sign = channel.signer(key)
+        self._identity = _identity(fd)
+        self._lock = threading.RLock()  # a flag may come from any thread: one line at a time
+        self.guard: Guard | None = None
+        self.tampered = False
         self.results: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
         self.blockers: dict[int, tuple[BaseException, str]] = {}
         self.app_failed: str | None = None
 
     def send(self, event: dict[str, Any]) -> None:
-        data = (json.dumps(event, default=repr) + "\n").encode()
-        with contextlib.suppress(OSError):  # the parent notices the silence
-            os.write(self.fd, data)
+        if _identity(self.fd) != self._identity:
+            # the channel was closed or replaced under us: end now, so the parent sees the
+            # channel close (a crash) rather than wait on a copy someone else holds
+            os._exit(70)
+        with self._lock, _whole_lines(), contextlib.suppress(OSError):  # silence is noticed
+            data = self._sign(event)
+            while data:
+                data = data[os.write(self.fd, data) :]
+
+    def flag(self, reason: str, path: str, line: int) -> None:
+        """The guard saw learner code reach for the grader (see :mod:`workbook.guard`)."""
+        self.send({"event": "flag", "reason": reason, "path": path, "line": line})
+
+    def check_integrity(self) -> None:
+        changed = self.guard.changed() if self.guard is not None else None
+        if changed is not None and not self.tampered:
+            self.tampered = True
+            self.send({"event": "tampered", "reason": changed})
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         tests = []
@@ -122,6 +146,8 @@ class ChannelReporter:
                     "stub_may_pass": (marker.args[0] if marker and marker.args else None),
                 }
             )
+        if self.guard is not None:  # no learner code has run yet: this is the grader as shipped
+            self.guard.take_snapshot()
         self.send({"event": "collected", "tests": tests})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -172,9 +198,33 @@ class ChannelReporter:
             result.update(getattr(report, "workbook", None) or {"status": "failed"})
             result["output"] = _output(report)
         if report.when == "teardown":
+            self.check_integrity()
             started = self.started.pop(report.nodeid, time.monotonic())
             result["duration_s"] = round(time.monotonic() - started, 3)
             self.send({"event": "result", "id": report.nodeid, **result})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.check_integrity()
         self.send({"event": "finish"})
+
+
+@contextlib.contextmanager
+def _whole_lines() -> Generator[None, None, None]:
+    """Hold off pytest-timeout's alarm while a line is written: half a line would read as
+    a forged one."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        stat = os.fstat(fd)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -1,15 +1,15 @@
 """Parent side of a grading run: one child process per run, and the verdict.
 
-The child runs pytest on one hidden suite under limits and streams events back over a
-pipe this process owns.  The verdict comes from what was seen on that pipe against the
-list of tests collected before any learner code ran: a test that never reported, a child
-that exited early (even with code 0), was killed or hung, is never a pass.  Afterwards
-the child's whole process group, and anything it left behind, is killed.
+The child runs pytest on one hidden suite under limits and streams signed events back
+over a socket this process owns (:mod:`workbook.channel`).  The verdict comes from what
+was seen there against the list of tests collected before any learner code ran: a test
+that never reported, a child that exited early (even with code 0), was killed or hung, or
+a line this process cannot verify, is never a pass.  Afterwards the child's whole process
+group, and anything it left behind, is killed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import secrets
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbook import messages
+from workbook import channel, messages
 from workbook.launch import (
     CHANNEL_PLACEHOLDER,
     TOKEN_VARIABLE,
@@ -74,6 +74,8 @@ class RunOutcome:
     message: str = ""
     output: str = ""
     duration_s: float = 0.0
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    """What the guard saw learner code do to the grader: {reason, path, line}."""
 
 
 @dataclass
@@ -155,7 +157,7 @@ def run(
     env = {**base_env(root), TOKEN_VARIABLE: token}
     extra = ["--exitfirst", *extra_args] if stop_first else list(extra_args)
     args = child_args(suite, root, limits, target, target_file, extra)
-    channel_read, channel_write = os.pipe()
+    channel_read, channel_write, key = channel.pair()
     output_read, output_write = os.pipe()
     try:
         child = _launch(launcher or ColdLauncher(), args, root, env, channel_write, output_write)
@@ -169,7 +171,8 @@ def run(
     if on_launch is not None:
         on_launch(child)
     try:
-        return _Watch(child, channel_read, output_read, limits, started, stop_first).outcome()
+        watch = _Watch(child, channel_read, output_read, limits, started, stop_first, key)
+        return watch.outcome()
     finally:
         _kill_everything(child, token)
 
@@ -191,13 +194,16 @@ class _Watch:
     def __init__(
         self,
         child: Child,
-        channel: int,
+        events: int,
         output: int,
         limits: Limits,
         started: float,
         stop_first: bool = False,
+        key: bytes = b"",
     ) -> None:
         self.child = child
+        self.reader = channel.Reader(key)
+        self.flags: list[dict[str, Any]] = []
         self.stop_first = stop_first
         self.limits = limits
         self.started = started
@@ -209,21 +215,20 @@ class _Watch:
         self.current_since = started
         self.collect_error = ""
         self._threads = [
-            threading.Thread(target=self._read_channel, args=(channel,), daemon=True),
+            threading.Thread(target=self._read_channel, args=(events,), daemon=True),
             threading.Thread(target=self._read_output, args=(output,), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
 
     def _read_channel(self, fd: int) -> None:
-        with os.fdopen(fd, "rb") as channel:
-            for line in channel:
+        with os.fdopen(fd, "rb") as stream:
+            for line in stream:
                 try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict):
-                    self.events.put(event)
+                    self.events.put(self.reader.read(line))
+                except channel.Forged:
+                    self.events.put({"event": "forged"})
+                    return  # nothing after a forged line can be believed
         self.events.put(None)
 
     def _read_output(self, fd: int) -> None:
@@ -278,10 +283,27 @@ class _Watch:
             elif kind == "flood":
                 ended, message = "crashed", messages.OUTPUT_FLOOD
                 break
+            elif kind == "flag":
+                self._flag(event)
+            elif kind in ("forged", "tampered"):
+                reason = messages.CHANNEL_FORGED if kind == "forged" else str(event.get("reason"))
+                self._flag({"reason": reason})
+                ended, message = "crashed", messages.RESULTS_UNTRUSTED.format(reason=reason)
+                break
             elif kind == "deadline":
                 ended, message = "timeout", self._timeout_message()
                 break
         return self._finish(ended, message)
+
+    def _flag(self, event: dict[str, Any]) -> None:
+        line = event.get("line")
+        flag = {
+            "reason": str(event.get("reason") or ""),
+            "path": str(event.get("path") or ""),
+            "line": line if isinstance(line, int) else 0,
+        }
+        if flag not in self.flags:
+            self.flags.append(flag)
 
     def _collected(self, tests: list[dict[str, Any]]) -> None:
         for test in tests:
@@ -338,6 +360,7 @@ class _Watch:
             message=message,
             output=self.stream.text(),
             duration_s=round(time.monotonic() - self.started, 3),
+            flags=self.flags,
         )
 
     def _failed_one(self) -> bool:

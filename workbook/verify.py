@@ -196,6 +196,9 @@ class _ExercisePlan:
         if not solution.passed:
             failing = [t["requirement"] for t in solution.tests if t["status"] != "passed"]
             report.problems.append(f"the solution does not pass: {solution.status} {failing}")
+        for flag in solution.flags:  # a reference the guard flags would flag every learner
+            where = f"{flag['path']}:{flag['line']}" if flag["line"] else flag["path"]
+            report.problems.append(f"the guard flags the solution: {flag['reason']} ({where})")
         report.problems += _stub_problems(stub)
         wrong = by_kind.get("wrong", [])
         if len(wrong) < MIN_KNOWN_WRONG:

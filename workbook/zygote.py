@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbook.launch import CHANNEL_PLACEHOLDER, Child, ColdChild, kill_group
+from workbook.launch import CHANNEL_PLACEHOLDER, Account, Child, ColdChild, kill_group
 
 # what every grading child imports on its way to the first test
 ESSENTIAL = (
@@ -259,18 +259,23 @@ class ZygoteError(Exception):
 class Zygote:
     """Starts and talks to one zygote process; thread-safe."""
 
-    def __init__(self, env: dict[str, str], *, eager: bool = False) -> None:
+    def __init__(
+        self, env: dict[str, str], *, eager: bool = False, account: Account | None = None
+    ) -> None:
         """``eager``: import the LATER modules before the first run (for many runs, as
-        verify makes), rather than in the first idle moment (for a learner waiting)."""
+        verify makes), rather than in the first idle moment (for a learner waiting).
+        ``account``: the zygote, and so every child, runs as this account."""
+        self.account = account
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         command = [sys.executable, "-I", "-B", "-m", "workbook.zygote", str(theirs.fileno())]
         self.process = subprocess.Popen(
             [*command, *(["--eager"] if eager else [])],
             pass_fds=(theirs.fileno(),),
-            env=env,
+            env=account.env(env) if account else env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **(account.popen() if account else {}),
         )
         theirs.close()
         self.lock = threading.Lock()
@@ -350,6 +355,8 @@ class Zygote:
         with self.lock:
             request_id, self.next_id = self.next_id, self.next_id + 1
             self.starting[request_id] = started
+        if self.account is not None:
+            env = self.account.env(env)
         message = {"op": "run", "id": request_id, "args": args, "cwd": str(root), "env": env}
         try:
             _send(self.sock, message, [channel, output])

@@ -6,6 +6,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -122,6 +123,16 @@ def released_with_solutions(sample: Path, tmp_path: Path) -> Path:
     return edition
 
 
+@pytest.fixture
+def readable():
+    """A folder other accounts can read: run as root, run_autograder grades as nobody
+    (pytest's own temporary folders are the owner's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="workbook-autograder-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
 def autograder_root(sample: Path, tmp_path: Path, submission: Path) -> Path:
     """What Gradescope sets up: /autograder/source (the zip) and /autograder/submission."""
     root = tmp_path / "autograder-root"
@@ -149,9 +160,9 @@ def run_autograder(root: Path, python: str = sys.executable) -> subprocess.Compl
     )
 
 
-def test_run_autograder_gives_the_reference_full_marks(sample, tmp_path):
+def test_run_autograder_gives_the_reference_full_marks(sample, tmp_path, readable):
     edition = released_with_solutions(sample, tmp_path)
-    root = autograder_root(sample, tmp_path, edition)
+    root = autograder_root(sample, readable, edition)
     assert (root / "source" / release.MANIFEST).is_file()  # the instructor's, not the student's
     done = run_autograder(root)
     assert done.returncode == 0, done.stdout + done.stderr

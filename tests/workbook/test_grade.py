@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import replace
@@ -186,11 +187,25 @@ def test_hostile_submissions_are_graded_and_flagged_without_stopping_the_batch(s
 
 def test_a_flagged_exercise_is_scored_with_trust(sample, tmp_path):
     edition = released(sample, tmp_path / "edition")
+    reaches = "import _pytest.reports  # flagged, but it changes nothing\n"
+    flagged = submit(
+        edition, tmp_path, "flagged", {GREETING: reaches + solved(sample, "01_greeting.py")}
+    )
+    result = run(sample, "grade", str(flagged), "--json", "--trust")
+    greeting = exercises(graded(result)["flagged"])["01_greeting"]
+    assert greeting["flagged"]
+    assert greeting["score"] == 10
+
+
+def test_rewritten_outcomes_score_nothing_even_with_trust(sample, tmp_path):
+    edition = released(sample, tmp_path / "edition")
     rewrites = submit(edition, tmp_path, "rewrites", {GREETING: REWRITES_OUTCOMES})
     result = run(sample, "grade", str(rewrites), "--json", "--trust")
     greeting = exercises(graded(result)["rewrites"])["01_greeting"]
     assert greeting["flagged"]
-    assert greeting["score"] == 10
+    assert greeting["status"] == "crashed"
+    assert greeting["score"] == 0
+    assert "_pytest.reports.TestReport.passed" in greeting["message"]
 
 
 def test_a_submission_that_writes_to_the_instructors_suites_voids_the_batch(sample, tmp_path):
@@ -200,6 +215,60 @@ def test_a_submission_that_writes_to_the_instructors_suites_voids_the_batch(samp
     result = run(sample, "grade", str(vandal), "--json")
     assert result.exit_code == 3
     assert "these grades cannot be trusted" in json.loads(result.stdout)["problems"][0]
+
+
+def nobody_can_grade() -> str | None:
+    """Why ``--run-as nobody`` cannot be tried here, if it cannot."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "starting processes as another account needs root"
+    return None
+
+
+AS_NOBODY = """import os, pwd
+
+if os.geteuid() != pwd.getpwnam("nobody").pw_uid:
+    raise RuntimeError("graded as the instructor's own account")
+"""
+
+
+@pytest.fixture
+def readable_sample(sample):
+    """The sample workbook where another account can read it (pytest's own temporary
+    folders are the owner's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="workbook-run-as-"))
+    folder.chmod(0o755)
+    shutil.copytree(sample, folder / "workbook")
+    yield folder / "workbook"
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(nobody_can_grade() is not None, reason=str(nobody_can_grade()))
+def test_run_as_keeps_learner_code_out_of_the_instructors_files(readable_sample, tmp_path):
+    sample = readable_sample
+    edition = released(sample, tmp_path / "edition")
+    writes = 'open("tests/01_basics/test_02_square.py", "a").write("# was here")\n'
+    files = {GREETING: AS_NOBODY + solved(sample, "01_greeting.py"), SQUARE: writes + SQUARE_PARTLY}
+    vandal = submit(edition, tmp_path, "vandal", files)
+    suite = sample / "tests/01_basics/test_02_square.py"
+    before = suite.read_text()
+    result = run(sample, "grade", str(vandal), "--json", "--run-as", "nobody")
+    report = json.loads(result.stdout)
+    assert report["problems"] == [], report
+    found = exercises(report["submissions"][0])
+    assert found["01_greeting"]["score"] == 10, found["01_greeting"]  # it ran, and as nobody
+    square = found["02_square"]
+    assert (square["status"], square["score"]) == ("error", 0)
+    assert "PermissionError" in square["tests"][0]["message"]
+    assert suite.read_text() == before
+
+
+def test_run_as_an_account_that_does_not_exist_is_refused(sample, tmp_path):
+    edition = released(sample, tmp_path / "edition")
+    student = submit(edition, tmp_path, "student")
+    result = run(sample, "grade", str(student), "--run-as", "no-such-account-here")
+    assert result.exit_code == 2
+    expected = "--run-as no-such-account-here: there is no such account on this machine"
+    assert "".join(expected.split()) in "".join(result.output.split())
 
 
 # -- submissions that cannot be graded as they are -----------------------------------------
