@@ -1,6 +1,9 @@
 """Fixtures for the grader's own tests: a throwaway copy of a tiny sample workbook."""
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +45,36 @@ def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launche
         primed.close()
     else:
         yield request.getfixturevalue("zygote")
+
+
+def _why_nobody_cannot_grade() -> str:
+    """Why grading children cannot run as ``nobody`` here ("" when they can)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "starting processes as another account needs root"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "import workbook.child"],
+            cwd="/",
+            user="nobody",
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (KeyError, OSError) as exc:
+        return f"no usable account nobody: {exc}"
+    if done.returncode != 0:
+        return "nobody cannot run this install's Python (a folder above it is private)"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def why_nobody_cannot_grade() -> str:
+    return _why_nobody_cannot_grade()
+
+
+@pytest.fixture
+def nobody(why_nobody_cannot_grade: str) -> str:
+    """The account ``--run-as`` tests grade as; skips where it cannot run the grader."""
+    if why_nobody_cannot_grade:
+        pytest.skip(why_nobody_cannot_grade)
+    return "nobody"
