@@ -7,12 +7,14 @@ providers are never set. The readiness checks run against the ``database_url`` a
 ``redis_url`` fixtures (SQLite and fakeredis, or real servers when their URLs are set).
 """
 
+import http.server
 import io
 import json
 import logging
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +30,12 @@ from fastapi.responses import StreamingResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, Counter
@@ -361,20 +362,59 @@ def telemetry() -> Telemetry:
     return Telemetry(exporter, provider)
 
 
-def test_the_production_provider_batches_to_otlp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.internal:4318")
-    tracing = fresh("tracing.py")
-    provider = tracing.production_provider("shop")
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """A stand-in OTLP/HTTP collector: keeps each request's path, content type and body."""
+
+    server: Any
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[Any]:
+    server: Any = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_production_provider_batches_to_otlp(
+    monkeypatch: pytest.MonkeyPatch, collector: Any
+) -> None:
+    host, port = collector.server_address
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{host}:{port}")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")  # only the flush below sends
+    provider = fresh("tracing.py").production_provider("shop")
     try:
-        assert provider.resource.attributes["service.name"] == "shop"
-        processors = provider._active_span_processor._span_processors
-        (processor,) = processors
-        assert isinstance(processor, BatchSpanProcessor)
-        exporter = processor._batch_processor._exporter
-        assert isinstance(exporter, OTLPSpanExporter)
-        assert exporter._endpoint == "http://collector.internal:4318/v1/traces"
+        tracer = provider.get_tracer("checkout")
+        for name in ("reserve", "charge", "ship"):
+            with tracer.start_as_current_span(name):
+                pass
+        assert collector.received == []  # batched: nothing sent per span
+        assert provider.force_flush()
     finally:
-        provider.shutdown()  # nothing was recorded, so nothing is sent
+        provider.shutdown()
+    ((path, content_type, body),) = collector.received  # the three spans, in one request
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    (sent,) = ExportTraceServiceRequest.FromString(body).resource_spans
+    resource = {item.key: item.value.string_value for item in sent.resource.attributes}
+    assert resource["service.name"] == "shop"
+    assert [span.name for scope in sent.scope_spans for span in scope.spans] == [
+        "reserve",
+        "charge",
+        "ship",
+    ]
 
 
 async def test_server_span_is_named_by_route_template(telemetry: Telemetry) -> None:
