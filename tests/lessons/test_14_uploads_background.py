@@ -1,10 +1,10 @@
 """Every snippet of lessons/14-uploads-background.md runs and does what the page says.
 
-Nothing here sleeps: uploads pause on events, memory is measured with tracemalloc, and the
-order of a response and its background task is shown behind a real server, where the client
-gets the response while the task still waits. The background-task checks request the
-``database_url`` fixture, so they run on SQLite and again on PostgreSQL when
-``DATABASE_URL`` is set.
+Nothing here sleeps: uploads and import jobs pause on events, memory is measured with
+tracemalloc, and the order of a response and its background task is shown behind a real
+server, where the client gets the response while the task still waits. The background-task
+checks request the ``database_url`` fixture, so they run on SQLite and again on PostgreSQL
+when ``DATABASE_URL`` is set.
 """
 
 import hashlib
@@ -18,6 +18,8 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import anyio
+import fastapi.routing
+import fastapi.sse
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -435,6 +437,8 @@ async def test_the_endpoint_stores_under_a_new_name_and_never_outside(tmp_path: 
 
 # -- progress.py ----------------------------------------------------------------------------
 
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
 
 def parse_events(raw: bytes) -> list[dict[str, Any]]:
     events = []
@@ -446,161 +450,278 @@ def parse_events(raw: bytes) -> list[dict[str, Any]]:
     return events
 
 
-class Watcher:
-    """GET /uploads/{id}/progress as a server would serve it: events seen as they are sent."""
+class Rows:
+    """A convert() the test steers: each row starts, then waits until the test lets it pass."""
 
-    def __init__(self, upload_id: str) -> None:
+    def __init__(self, total: int, fail_at: int | None = None) -> None:
+        self.started = [anyio.Event() for _ in range(total)]
+        self.passed = [anyio.Event() for _ in range(total)]
+        self.fail_at = fail_at
+
+    async def convert(self, row: int) -> None:
+        self.started[row].set()
+        await self.passed[row].wait()
+        if row == self.fail_at:
+            raise RuntimeError(f"row {row} is not a valid record")
+
+    async def pause_after(self, count: int) -> None:
+        """Let `count` rows pass and wait until the job is in the next one: done == count."""
+        for event in self.passed[:count]:
+            event.set()
+        await self.started[count].wait()
+
+    def let_all_pass(self) -> None:
+        for event in self.passed:
+            event.set()
+
+
+class Watcher:
+    """GET /imports/{id}/progress as a server would serve it: events seen as they are sent."""
+
+    def __init__(self, job_id: str, jobs: dict[str, Any]) -> None:
+        self.job_id, self.jobs = job_id, jobs
         self.arrived = anyio.Event()
-        self.exchange = RawExchange(f"/uploads/{upload_id}/progress", on_send=self._sent)
+        self.counts: dict[int, anyio.Event] = {}
+        self.listed: list[bool] = []  # for each event: was the job in the registry when sent?
+        self.exchange = RawExchange(f"/imports/{job_id}/progress", on_send=self._sent)
 
     async def _sent(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and message.get("body"):
+            for event in parse_events(message["body"]):
+                self.listed.append(self.job_id in self.jobs)
+                self.saw(event["data"]["done"]).set()
             self.arrived.set()
+
+    def saw(self, count: int) -> anyio.Event:
+        """Set once an event with this count has been sent."""
+        return self.counts.setdefault(count, anyio.Event())
 
     @property
     def events(self) -> list[dict[str, Any]]:
         return parse_events(self.exchange.body)
 
 
-async def paused_body(
-    pieces: int, size: int, pause_after: int, paused: anyio.Event, resume: anyio.Event
-) -> AsyncIterator[bytes]:
-    for i in range(pieces):
-        if i == pause_after:
-            paused.set()  # every piece so far has been received by the app
-            await resume.wait()
-        yield bytes([i]) * size
+async def start_import(c: httpx.AsyncClient, rows: int) -> str:
+    response = await c.post("/imports", params={"rows": rows})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert JOB_ID.fullmatch(job_id)
+    assert response.json() == {"id": job_id, "progress": f"/imports/{job_id}/progress"}
+    return str(job_id)
 
 
-@pytest.mark.parametrize("pause_after", [1, 3])
-@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
-async def test_progress_is_exact_mid_upload_and_ends_with_done(
-    pause_after: int, announced: bool
-) -> None:
+def event(name: str, done: int, total: int) -> dict[str, Any]:
+    return {"event": name, "id": str(done), "data": {"done": done, "total": total}}
+
+
+@pytest.mark.parametrize("paused_after", [1, 3])
+async def test_progress_is_exact_mid_job_and_ends_with_finished(paused_after: int) -> None:
     progress = snippet("progress.py")
-    size, pieces = 1000, 5
-    data = b"".join(bytes([i]) * size for i in range(pieces))
-    paused, resume = anyio.Event(), anyio.Event()
-    watcher = Watcher("u1")
-    headers = {"content-length": str(len(data))} if announced else {}
-    total = len(data) if announced else None
+    rows = Rows(5)
+    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
         async with LifespanManager(progress.app) as manager, client(manager.app) as c:
+            jobs = manager._state["jobs"]
+            job_id = await start_import(c, 5)
+            assert jobs[job_id].done == 0  # the 202 came without waiting for any row
+            await rows.pause_after(paused_after)
+            watcher = Watcher(job_id, jobs)
             async with anyio.create_task_group() as group:
-
-                async def put() -> None:
-                    body = paused_body(pieces, size, pause_after, paused, resume)
-                    response = await c.put("/uploads/u1", content=body, headers=headers)
-                    assert response.status_code == 200
-
-                group.start_soon(put)
-                await paused.wait()
                 group.start_soon(watcher.exchange.run, manager.app)
                 await watcher.arrived.wait()
                 first = watcher.events[0]
-                resume.set()
-            assert manager._state["uploads"] == {}  # nothing left behind
-    received = pause_after * size
-    assert first == {
-        "event": "progress",
-        "id": str(received),
-        "data": {"received": received, "total": total},
-    }
+                rows.let_all_pass()
+            assert jobs == {}  # nothing left behind
+    assert first == event("progress", paused_after, 5)
     assert watcher.exchange.status == 200
-    last = watcher.events[-1]
-    assert last == {
-        "event": "done",
-        "id": str(len(data)),
-        "data": {"received": len(data), "total": total, "sha256": hashlib.sha256(data).hexdigest()},
-    }
-    counts = [event["data"]["received"] for event in watcher.events]
+    assert watcher.events[-1] == event("finished", 5, 5)
+    counts = [e["data"]["done"] for e in watcher.events]
     assert counts == sorted(counts)
+    assert all(e["id"] == str(e["data"]["done"]) for e in watcher.events)
+    assert (watcher.listed[0], watcher.listed[-1]) == (True, False)  # it kept its Job
 
 
-async def test_the_wire_format_of_one_progress_event() -> None:
+async def test_the_wire_format_of_a_progress_and_a_finished_event() -> None:
     progress = snippet("progress.py")
-    entry = progress.Progress(total=None, received=3000)
-    entry.advance(3000, sha256="ab")
-    state = {"uploads": {"u": entry}}
-    exchange = RawExchange("/uploads/u/progress")
-    exchange.scope["state"] = state
+    job = progress.Job(total=3, done=2)
+
+    async def sent(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            job.update(3, "finished")
+
+    exchange = RawExchange("/imports/j/progress", on_send=sent)
+    exchange.scope["state"] = {"jobs": {"j": job}}
     with anyio.fail_after(HANG_GUARD):
         await exchange.run(progress.app)
     assert exchange.header_values("content-type") == ["text/event-stream; charset=utf-8"]
     assert exchange.header_values("cache-control") == ["no-cache"]
+    assert exchange.header_values("x-accel-buffering") == ["no"]
     assert exchange.body == (
-        b'event: done\ndata: {"received": 3000, "total": null, "sha256": "ab"}\nid: 3000\n\n'
+        b'event: progress\ndata: {"done": 2, "total": 3}\nid: 2\n\n'
+        b'event: finished\ndata: {"done": 3, "total": 3}\nid: 3\n\n'
     )
 
 
-async def test_an_unknown_upload_is_a_404() -> None:
+def test_an_idle_stream_is_kept_open_with_a_ping_after_15_seconds() -> None:
+    assert fastapi.sse.KEEPALIVE_COMMENT == b": ping\n\n"
+    assert fastapi.routing._PING_INTERVAL == 15.0  # the copy FastAPI reads
+
+
+async def test_an_unknown_job_is_a_json_404_not_a_stream() -> None:
     progress = snippet("progress.py")
     async with LifespanManager(progress.app) as manager, client(manager.app) as c:
-        response = await c.get("/uploads/nope/progress")
-    assert (response.status_code, response.json()) == (404, {"detail": "No upload in progress"})
+        response = await c.get("/imports/nope/progress")
+    assert (response.status_code, response.json()) == (404, {"detail": "No import in progress"})
+    assert response.headers["content-type"] == "application/json"
 
 
 async def test_a_404_raised_inside_the_generator_comes_too_late() -> None:
     app = FastAPI()
 
-    @app.get("/uploads/{upload_id}/progress", response_class=EventSourceResponse)
-    async def watch(upload_id: str) -> AsyncIterator[ServerSentEvent]:
-        raise HTTPException(404, "No upload in progress")
-        yield ServerSentEvent(data=upload_id)  # pragma: no cover
+    @app.get("/imports/{job_id}/progress", response_class=EventSourceResponse)
+    async def watch(job_id: str) -> AsyncIterator[ServerSentEvent]:
+        raise HTTPException(404, "No import in progress")
+        yield ServerSentEvent(data=job_id)  # pragma: no cover
 
     async with client(app, raise_app_exceptions=False) as c:
-        response = await c.get("/uploads/nope/progress")
+        response = await c.get("/imports/nope/progress")
     assert (response.status_code, response.text) == (200, "")  # the status was already sent
 
 
-async def test_a_second_upload_to_an_id_in_progress_is_a_409() -> None:
+async def test_a_change_while_an_event_is_being_sent_is_not_missed() -> None:
     progress = snippet("progress.py")
-    paused, resume = anyio.Event(), anyio.Event()
+    job = progress.Job(total=5)
+    stream = progress.watch_import(job)
     with anyio.fail_after(HANG_GUARD):
-        async with (
-            LifespanManager(progress.app) as manager,
-            client(manager.app) as c,
-            anyio.create_task_group() as group,
-        ):
-
-            async def first() -> None:
-                body = paused_body(2, 10, 1, paused, resume)
-                assert (await c.put("/uploads/u3", content=body)).status_code == 200
-
-            group.start_soon(first)
-            await paused.wait()
-            second = await c.put("/uploads/u3", content=b"other")
-            resume.set()
-    assert (second.status_code, second.json()) == (409, {"detail": "Upload already in progress"})
+        first = await anext(stream)  # the generator now waits at its yield
+        job.update(1)  # the change comes before it resumes
+        second = await anext(stream)  # no further change: the event it took was set
+        await stream.aclose()
+    assert (first.event, first.data, second.event, second.data) == (
+        "progress",
+        {"done": 0, "total": 5},
+        "progress",
+        {"done": 1, "total": 5},
+    )
 
 
-async def test_a_cut_upload_ends_the_watchers_stream_with_failed() -> None:
+async def test_quick_changes_coalesce_into_one_event_with_the_latest_count() -> None:
     progress = snippet("progress.py")
-    paused, resume = anyio.Event(), anyio.Event()
+    job = progress.Job(total=5)
+    stream = progress.watch_import(job)
+    with anyio.fail_after(HANG_GUARD):
+        await anext(stream)
+        job.update(1)
+        job.update(2)
+        job.update(3)
+        latest = await anext(stream)
+        job.update(5, "finished")
+        last = await anext(stream)
+        with pytest.raises(StopAsyncIteration):  # every stream ends
+            await anext(stream)
+    assert (latest.event, latest.id, latest.data) == ("progress", "3", {"done": 3, "total": 5})
+    assert (last.event, last.id, last.data) == ("finished", "5", {"done": 5, "total": 5})
 
-    async def cut() -> AsyncIterator[bytes]:
-        yield b"x" * 10
-        paused.set()
-        await resume.wait()
-        raise Gone
 
-    watcher = Watcher("u2")
+async def test_every_watcher_of_a_job_hears_every_change() -> None:
+    progress = snippet("progress.py")
+    rows = Rows(3)
+    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
         async with LifespanManager(progress.app) as manager, client(manager.app) as c:
+            jobs = manager._state["jobs"]
+            job_id = await start_import(c, 3)
+            await rows.pause_after(1)
+            watchers = [Watcher(job_id, jobs), Watcher(job_id, jobs)]
             async with anyio.create_task_group() as group:
+                for watcher in watchers:
+                    group.start_soon(watcher.exchange.run, manager.app)
+                    await watcher.saw(1).wait()
+                await rows.pause_after(2)
+                for watcher in watchers:
+                    await watcher.saw(2).wait()  # both woken by the one change
+                rows.let_all_pass()
+    expected = [event("progress", 1, 3), event("progress", 2, 3), event("finished", 3, 3)]
+    assert [watcher.events for watcher in watchers] == [expected, expected]
 
-                async def put() -> None:
-                    with pytest.raises(Gone):
-                        await c.put("/uploads/u2", content=cut())
 
-                group.start_soon(put)
-                await paused.wait()
+async def test_a_failing_job_is_logged_its_watchers_hear_failed_and_the_app_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="imports")
+    progress = snippet("progress.py")
+    rows = Rows(5, fail_at=2)
+    progress.convert = rows.convert
+    with anyio.fail_after(HANG_GUARD):
+        async with LifespanManager(progress.app) as manager, client(manager.app) as c:
+            jobs = manager._state["jobs"]
+            job_id = await start_import(c, 5)
+            await rows.pause_after(2)
+            watcher = Watcher(job_id, jobs)
+            async with anyio.create_task_group() as group:
                 group.start_soon(watcher.exchange.run, manager.app)
                 await watcher.arrived.wait()
-                resume.set()
-            assert manager._state["uploads"] == {}
-    assert [e["event"] for e in watcher.events] == ["progress", "failed"]
-    assert watcher.events[-1]["data"] == {"received": 10, "total": None}
+                rows.let_all_pass()
+            ended = await c.get(f"/imports/{job_id}/progress")
+            after = Rows(1)
+            progress.convert = after.convert
+            next_id = await start_import(c, 1)
+            next_watcher = Watcher(next_id, jobs)
+            async with anyio.create_task_group() as group:
+                group.start_soon(next_watcher.exchange.run, manager.app)
+                await next_watcher.arrived.wait()
+                after.let_all_pass()
+            assert jobs == {}
+    assert watcher.events == [event("progress", 2, 5), event("failed", 2, 5)]
+    assert (ended.status_code, ended.json()) == (404, {"detail": "No import in progress"})
+    assert next_watcher.events[-1] == event("finished", 1, 1)  # the task group still runs jobs
+    logged = [(r.getMessage(), str(r.exc_info[1])) for r in caplog.records if r.exc_info]
+    assert logged == [(f"import {job_id} failed", "row 2 is not a valid record")]
+
+
+async def test_an_exception_that_escapes_a_job_stops_the_task_group_and_the_lifespan() -> None:
+    progress = snippet("progress.py")
+
+    async def unguarded(job_id: str, job: Any, jobs: dict[str, Any]) -> None:
+        raise RuntimeError("row 2 is not a valid record")
+
+    progress.run_import = unguarded
+
+    async def serve_two_imports() -> None:
+        async with LifespanManager(progress.app) as manager, client(manager.app) as c:
+            await start_import(c, 5)
+            await anyio.wait_all_tasks_blocked()  # the error has gone up through the group
+            with pytest.raises(RuntimeError, match="This task group is not active"):
+                await c.post("/imports", params={"rows": 5})
+
+    with anyio.fail_after(HANG_GUARD), pytest.raises(ExceptionGroup) as stopped:
+        await serve_two_imports()  # the lifespan ends with the job's error
+    assert stopped.group_contains(RuntimeError, match="row 2 is not a valid record")
+
+
+async def test_shutdown_cancels_a_running_job_and_its_watchers_hear_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="imports")
+    progress = snippet("progress.py")
+    rows = Rows(5)
+    progress.convert = rows.convert
+    with anyio.fail_after(HANG_GUARD):
+        async with (
+            anyio.create_task_group() as group,  # left last: it waits for the watcher
+            LifespanManager(progress.app) as manager,
+            client(manager.app) as c,
+        ):
+            jobs = manager._state["jobs"]
+            job_id = await start_import(c, 5)
+            await rows.pause_after(1)
+            watcher = Watcher(job_id, jobs)
+            group.start_soon(watcher.exchange.run, manager.app)
+            await watcher.arrived.wait()
+        # the lifespan shut down while the job was in its second row and the watcher waited
+    assert watcher.events == [event("progress", 1, 5), event("failed", 1, 5)]
+    assert jobs == {}
+    assert caplog.records == []  # a cancellation is no Exception: nothing was logged
 
 
 # -- background.py --------------------------------------------------------------------------
