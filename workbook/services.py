@@ -7,8 +7,8 @@ and fakeredis's in-process server.  Set (CI sets both), every check gets its own
 * ``database_url``: a fresh, empty database per check, a SQLite file in the check's temporary
   folder, or a database created on the PostgreSQL server ``DATABASE_URL`` names and dropped
   afterwards;
-* ``redis_url``: the embedded server (``None``), or a Redis database of its own for each pytest
-  worker on the server ``REDIS_URL`` names, emptied before each check.
+* ``redis_url``: the embedded server (``None``), or a Redis database of its own for each process
+  on the server ``REDIS_URL`` names (see :func:`redis_database`), emptied before each check.
 
 Both fixtures export the URL to the environment for the app to read, and take it away again.
 :func:`count_statements` counts the SQL every engine in the process sends, the way the suites
@@ -18,6 +18,7 @@ prove that a second read hits the cache or that a list costs the same at every s
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -83,10 +84,37 @@ async def drop_database(url: str) -> None:
         await admin.dispose()
 
 
+_claimed: list[tuple[int, int]] = []  # (database, the lock file's descriptor), held for life
+
+
 def redis_database() -> int:
-    """This pytest worker's Redis database: 1 for the first xdist worker (or none), and so on."""
+    """A Redis database, 1 to 15, that no other process of this machine uses meanwhile.
+
+    Every process that checks against a real Redis claims one with a lock file (``flock``)
+    that it holds until it ends: xdist workers, and the grading children that several
+    ``workbook`` runs start at once, never empty each other's data.  It tries the xdist
+    worker's own number first, and waits for a free one when all fifteen are taken.
+    """
+    if _claimed:
+        return _claimed[0][0]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 1 + int(worker.removeprefix("gw") or 0) % (REDIS_DATABASES - 1)
+    first = int(worker.removeprefix("gw") or 0) % (REDIS_DATABASES - 1)
+    order = [1 + (first + n) % (REDIS_DATABASES - 1) for n in range(REDIS_DATABASES - 1)]
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per worker is all that can be told apart
+        return order[0]
+    for database, wait in [*((d, False) for d in order), (order[0], True)]:
+        path = Path(tempfile.gettempdir()) / f"workbook-redis-db-{database}.lock"
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _claimed.append((database, fd))
+        return database
+    raise AssertionError("unreachable: the last attempt waits for its lock")
 
 
 def worker_redis_url(server_url: str) -> str:

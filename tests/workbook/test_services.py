@@ -5,6 +5,8 @@ and Redis: each check gets an empty database and an empty Redis, named in the en
 """
 
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -97,14 +99,33 @@ async def test_a_real_redis_is_emptied_before_each_check(redis_url: str | None) 
         await client.aclose()
 
 
-def test_each_xdist_worker_has_a_redis_database_of_its_own(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    seen = set()
-    for worker in ("gw0", "gw1", "gw2", "gw13"):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
-        seen.add(services.worker_redis_url("redis://:secret@127.0.0.1:6380/0"))
-    assert seen == {f"redis://:secret@127.0.0.1:6380/{n}" for n in (1, 2, 3, 14)}
+CLAIM = (
+    "import sys\nfrom workbook import services\n"
+    "print(services.redis_database(), flush=True)\nsys.stdin.read()"
+)
+
+
+def test_processes_at_once_each_claim_a_redis_database_of_their_own() -> None:
+    """Like xdist workers, or the grading children of two verify runs at once."""
+    mine = services.redis_database()
+    holders = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    try:
+        claimed = [int(holder.stdout.readline()) for holder in holders if holder.stdout]
+    finally:
+        for holder in holders:
+            holder.communicate(timeout=30)  # ends its input: the holder exits
+    assert len({mine, *claimed}) == 4, claimed
+    assert all(1 <= database <= 15 for database in claimed)
+
+
+def test_the_url_names_the_claimed_database() -> None:
+    url = services.worker_redis_url("redis://:secret@127.0.0.1:6380/0")
+    assert url == f"redis://:secret@127.0.0.1:6380/{services.redis_database()}"
 
 
 async def test_the_unreachable_redis_refuses_at_once() -> None:
