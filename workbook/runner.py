@@ -198,8 +198,8 @@ class _Watch:
         output: int,
         limits: Limits,
         started: float,
-        stop_first: bool = False,
-        key: bytes = b"",
+        stop_first: bool,
+        key: bytes,
     ) -> None:
         self.child = child
         self.reader = channel.Reader(key)

@@ -18,6 +18,7 @@ prove that a second read hits the cache or that a list costs the same at every s
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -100,21 +101,28 @@ def redis_database() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     first = int(worker.removeprefix("gw") or 0) % (REDIS_DATABASES - 1)
     order = [1 + (first + n) % (REDIS_DATABASES - 1) for n in range(REDIS_DATABASES - 1)]
+    if sys.platform == "win32":
+        return order[0]  # no flock: one process per worker is all that can be told apart
+    for database in order:
+        if _claim(database, wait=False):
+            return database
+    _claim(order[0], wait=True)
+    return order[0]
+
+
+def _claim(database: int, *, wait: bool) -> bool:
+    """Lock ``database``'s file for the life of this process, or say it is taken."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / f"workbook-redis-db-{database}.lock"
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
     try:
-        import fcntl
-    except ImportError:  # Windows: one process per worker is all that can be told apart
-        return order[0]
-    for database, wait in [*((d, False) for d in order), (order[0], True)]:
-        path = Path(tempfile.gettempdir()) / f"workbook-redis-db-{database}.lock"
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _claimed.append((database, fd))
-        return database
-    raise AssertionError("unreachable: the last attempt waits for its lock")
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _claimed.append((database, fd))
+    return True
 
 
 def worker_redis_url(server_url: str) -> str:

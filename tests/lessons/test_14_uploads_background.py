@@ -13,6 +13,8 @@ import logging
 import re
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -514,20 +516,37 @@ def event(name: str, done: int, total: int) -> dict[str, Any]:
     return {"event": name, "id": str(done), "data": {"done": done, "total": total}}
 
 
+@dataclass
+class Running:
+    """progress.py serving, with `rows` for its convert() and one import started."""
+
+    progress: ModuleType
+    app: Any
+    client: httpx.AsyncClient
+    jobs: dict[str, Any]
+    job_id: str
+
+
+@asynccontextmanager
+async def an_import(rows: Rows) -> AsyncIterator[Running]:
+    progress = snippet("progress.py")
+    progress.convert = rows.convert
+    async with LifespanManager(progress.app) as manager, client(manager.app) as c:
+        job_id = await start_import(c, len(rows.started))
+        yield Running(progress, manager.app, c, manager._state["jobs"], job_id)
+
+
 @pytest.mark.parametrize("paused_after", [1, 3])
 async def test_progress_is_exact_mid_job_and_ends_with_finished(paused_after: int) -> None:
-    progress = snippet("progress.py")
     rows = Rows(5)
-    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
-        async with LifespanManager(progress.app) as manager, client(manager.app) as c:
-            jobs = manager._state["jobs"]
-            job_id = await start_import(c, 5)
-            assert jobs[job_id].done == 0  # the 202 came without waiting for any row
+        async with an_import(rows) as run:
+            jobs = run.jobs
+            assert jobs[run.job_id].done == 0  # the 202 came without waiting for any row
             await rows.pause_after(paused_after)
-            watcher = Watcher(job_id, jobs)
+            watcher = Watcher(run.job_id, jobs)
             async with anyio.create_task_group() as group:
-                group.start_soon(watcher.exchange.run, manager.app)
+                group.start_soon(watcher.exchange.run, run.app)
                 await watcher.arrived.wait()
                 first = watcher.events[0]
                 rows.let_all_pass()
@@ -624,18 +643,14 @@ async def test_quick_changes_coalesce_into_one_event_with_the_latest_count() -> 
 
 
 async def test_every_watcher_of_a_job_hears_every_change() -> None:
-    progress = snippet("progress.py")
     rows = Rows(3)
-    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
-        async with LifespanManager(progress.app) as manager, client(manager.app) as c:
-            jobs = manager._state["jobs"]
-            job_id = await start_import(c, 3)
+        async with an_import(rows) as run:
             await rows.pause_after(1)
-            watchers = [Watcher(job_id, jobs), Watcher(job_id, jobs)]
+            watchers = [Watcher(run.job_id, run.jobs), Watcher(run.job_id, run.jobs)]
             async with anyio.create_task_group() as group:
                 for watcher in watchers:
-                    group.start_soon(watcher.exchange.run, manager.app)
+                    group.start_soon(watcher.exchange.run, run.app)
                     await watcher.saw(1).wait()
                 await rows.pause_after(2)
                 for watcher in watchers:
@@ -649,26 +664,23 @@ async def test_a_failing_job_is_logged_its_watchers_hear_failed_and_the_app_goes
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR, logger="imports")
-    progress = snippet("progress.py")
     rows = Rows(5, fail_at=2)
-    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
-        async with LifespanManager(progress.app) as manager, client(manager.app) as c:
-            jobs = manager._state["jobs"]
-            job_id = await start_import(c, 5)
+        async with an_import(rows) as run:
+            job_id, jobs = run.job_id, run.jobs
             await rows.pause_after(2)
             watcher = Watcher(job_id, jobs)
             async with anyio.create_task_group() as group:
-                group.start_soon(watcher.exchange.run, manager.app)
+                group.start_soon(watcher.exchange.run, run.app)
                 await watcher.arrived.wait()
                 rows.let_all_pass()
-            ended = await c.get(f"/imports/{job_id}/progress")
+            ended = await run.client.get(f"/imports/{job_id}/progress")
             after = Rows(1)
-            progress.convert = after.convert
-            next_id = await start_import(c, 1)
+            run.progress.convert = after.convert
+            next_id = await start_import(run.client, 1)
             next_watcher = Watcher(next_id, jobs)
             async with anyio.create_task_group() as group:
-                group.start_soon(next_watcher.exchange.run, manager.app)
+                group.start_soon(next_watcher.exchange.run, run.app)
                 await next_watcher.arrived.wait()
                 after.let_all_pass()
             assert jobs == {}
@@ -703,20 +715,16 @@ async def test_shutdown_cancels_a_running_job_and_its_watchers_hear_failed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR, logger="imports")
-    progress = snippet("progress.py")
     rows = Rows(5)
-    progress.convert = rows.convert
     with anyio.fail_after(HANG_GUARD):
         async with (
             anyio.create_task_group() as group,  # left last: it waits for the watcher
-            LifespanManager(progress.app) as manager,
-            client(manager.app) as c,
+            an_import(rows) as run,
         ):
-            jobs = manager._state["jobs"]
-            job_id = await start_import(c, 5)
+            jobs = run.jobs
             await rows.pause_after(1)
-            watcher = Watcher(job_id, jobs)
-            group.start_soon(watcher.exchange.run, manager.app)
+            watcher = Watcher(run.job_id, jobs)
+            group.start_soon(watcher.exchange.run, run.app)
             await watcher.arrived.wait()
         # the lifespan shut down while the job was in its second row and the watcher waited
     assert watcher.events == [event("progress", 1, 5), event("failed", 1, 5)]
