@@ -28,6 +28,10 @@ SEEDED_HELP = (
 SERVICES_ONLY_HELP = (
     "run only the checks that use a database or Redis (CI runs them again on real servers)"
 )
+RUN_FIRST_HELP = (
+    "run this check first (a test function's name with its parameters; repeat the option "
+    "for several, in order): the mutation gate tries the checks that killed earlier mutants"
+)
 SERVICE_FIXTURES = frozenset({"database_url", "redis_url"})
 CHANNEL_HELP = "file descriptor for the grader's result stream (set by the runner)"
 STUB_MAY_PASS = (
@@ -64,6 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target-file", default=None, help=TARGET_FILE_HELP)
     group.addoption("--seeded-app", default=None, help=SEEDED_HELP)
     group.addoption("--services-only", action="store_true", help=SERVICES_ONLY_HELP)
+    group.addoption("--run-first", action="append", default=[], help=RUN_FIRST_HELP)
     group.addoption("--workbook-channel", type=int, default=None, help=CHANNEL_HELP)
 
 
@@ -85,6 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    first = {name: rank for rank, name in enumerate(config.getoption("--run-first"))}
+    if first:  # a stable sort: the named checks in the order given, then the rest as written
+        items.sort(key=lambda item: first.get(item.name, len(first)))
     if not config.getoption("--services-only"):
         return
     keep = [item for item in items if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))]

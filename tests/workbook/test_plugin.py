@@ -112,3 +112,35 @@ def test_a_chain_skips_later_steps_naming_the_first_that_failed(sample):
         assert failing[later]["message"] == "not checked: “the value is two” failed first"
     passing = grade(sample, "square", target="solutions").tests
     assert [t["status"] for t in passing] == ["passed"] * 4
+
+
+ORDERED = '''
+def test_a(exercise):
+    """a: the value is two"""
+    assert exercise.VALUE == 2
+
+
+def test_b(exercise):
+    """b: the value is positive"""
+    assert exercise.VALUE > 0
+
+
+def test_c(exercise):
+    """c: the value is even"""
+    assert exercise.VALUE % 2 == 0
+'''
+
+
+def test_run_first_moves_the_named_checks_to_the_front_in_the_order_given(sample):
+    (sample / "tests/01_basics/test_02_square.py").write_text(ORDERED)
+    (sample / "exercises/01_basics/02_square.py").write_text("VALUE = 3\n")
+    first = ("--run-first", "test_c", "--run-first", "test_b")
+    result = grade(sample, "square", target="exercises", extra_args=first)
+    assert [(t["name"], t["status"]) for t in result.tests] == [
+        ("test_c", "failed"),
+        ("test_b", "passed"),
+        ("test_a", "failed"),
+    ]
+    stopped = grade(sample, "square", target="exercises", extra_args=first, stop_first=True)
+    assert [t["name"] for t in stopped.tests if t["status"] == "failed"] == ["test_c"]
+    assert grade(sample, "square", target="exercises").tests[0]["name"] == "test_a"
