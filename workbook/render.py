@@ -284,7 +284,7 @@ def verify_report(console: Console, report: Report) -> None:
     for item in report.exercises:
         failing = sum(1 for w in item.known_wrong if w["status"] != "passed")
         mutants = item.mutants
-        declared = sum(1 for s in mutants.survived if s["reason"])
+        declared = len(mutants.equivalent)
         score = f"{mutants.killed + declared}/{mutants.total}"
         score += f" ({declared} eq)" if declared else ""
         table.add_row(

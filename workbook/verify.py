@@ -33,17 +33,28 @@ from workbook.launch import ColdLauncher, Launcher, base_env
 TODO = "# TODO"
 IGNORED = {"__pycache__", "__init__.py", "README.md", ".gitkeep"}
 SEEDED_OPTION = "--seeded-app"
+RUN_FIRST_OPTION = "--run-first"
 MIN_KNOWN_WRONG = 3  # the typical mistakes each suite must be seen to reject
 
 
 @dataclass
 class MutantReport:
+    """``total`` mutants: ``killed`` by the suite, ``equivalent`` as declared beside it (not
+    run: a declaration is the author's word that no check can tell them apart), and the
+    rest ``survived`` the suite, each a problem."""
+
     total: int = 0
     killed: int = 0
+    equivalent: list[dict[str, str]] = field(default_factory=list)
     survived: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "killed": self.killed, "survived": self.survived}
+        return {
+            "total": self.total,
+            "killed": self.killed,
+            "equivalent": self.equivalent,
+            "survived": self.survived,
+        }
 
 
 @dataclass
@@ -94,8 +105,47 @@ class Job:
     extra_args: tuple[str, ...] = ()
     mutant: mutation.Mutant | None = None
     seeded: bool = False  # a write-the-tests mutant: killed when the suite passes
+    order: KillOrder | None = None  # where the checks that kill wrong versions are learnt
     result: grading.CheckResult | None = None
     error: str = ""
+
+
+FAILING = ("failed", "error")
+
+
+@dataclass
+class KillOrder:
+    """The checks that failed first for one exercise's earlier wrong versions, run first
+    for the next ones.
+
+    A wrong version's run stops at its first failing check, and mutants of nearby lines
+    mostly fail the same check: the check that failed last runs first, then the others
+    that have failed before, quickest first.  Only the order changes: a version none of
+    them fails still meets every check, so no verdict depends on it.
+    """
+
+    killers: list[str] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arguments(self) -> tuple[str, ...]:
+        with self.lock:
+            if not self.killers:
+                return ()
+            last, *others = self.killers
+            others.sort(key=lambda name: self.durations.get(name, 0.0))
+        return tuple(arg for name in (last, *others) for arg in (RUN_FIRST_OPTION, name))
+
+    def learn(self, result: grading.CheckResult) -> None:
+        with self.lock:
+            if result.passed:  # the solution: how long each check takes
+                self.durations.update({t["name"]: t["duration_s"] or 0.0 for t in result.tests})
+                return
+            failed = next((t["name"] for t in result.tests if t["status"] in FAILING), None)
+            if failed is not None:
+                if failed in self.killers:
+                    self.killers.remove(failed)
+                self.killers.insert(0, failed)
 
 
 Progress = Callable[[int, int], None]
@@ -146,6 +196,7 @@ def _run_all(
 
     def run(job: Job) -> None:
         nonlocal done
+        first = job.order.arguments() if job.order is not None and job.kind != "solution" else ()
         try:
             job.result = grading.check(
                 catalog,
@@ -154,10 +205,13 @@ def _run_all(
                 target_file=job.target_file,
                 launcher=launcher,
                 stop_first=job.kind in ("wrong", "mutant"),  # they need only fail
-                extra_args=job.extra_args,
+                extra_args=(*job.extra_args, *first),
             )
         except grading.GraderError as exc:
             job.error = str(exc)
+        else:
+            if job.order is not None:
+                job.order.learn(job.result)
         with lock:
             done += 1
             if progress is not None:
@@ -177,6 +231,8 @@ class _ExercisePlan:
     exercise: Exercise
     jobs: list[Job] = field(default_factory=list)
     plan: mutation.Plan | None = None
+    mutants: list[mutation.Mutant] = field(default_factory=list)
+    equivalent: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def report(self) -> ExerciseReport:
@@ -214,34 +270,33 @@ class _ExercisePlan:
         return report
 
     def _mutants(self, jobs: list[Job], problems: list[str]) -> MutantReport:
-        found = MutantReport(total=len(jobs))
         plan = self.plan
+        if plan is None:
+            return MutantReport()
+        found = MutantReport(total=len(self.mutants), equivalent=list(self.equivalent))
         for job in jobs:
             assert job.result is not None
             assert job.mutant is not None
-            assert plan is not None
             killed = job.result.passed if job.seeded else not job.result.passed
             if killed:
                 found.killed += 1
                 continue
-            reason = plan.reason(job.mutant)
-            found.survived.append({"diff": job.mutant.diff, "reason": reason or ""})
-            if reason is None:
-                problems.append(
-                    f"a mutant survives ({job.mutant.operator}, line {job.mutant.line}): "
-                    f"add a test that kills it, or declare it equivalent in "
-                    f"{_relative(plan.path, self.catalog.root)}:\n"
-                    f"{textwrap.indent(job.mutant.diff, '    ')}"
-                )
-        if plan is not None:
-            problems += mutation.unused_declarations(plan, [j.mutant for j in jobs if j.mutant])
+            found.survived.append({"diff": job.mutant.diff})
+            problems.append(
+                f"a mutant survives ({job.mutant.operator}, line {job.mutant.line}): "
+                f"add a test that kills it, or declare it equivalent in "
+                f"{_relative(plan.path, self.catalog.root)}:\n"
+                f"{textwrap.indent(job.mutant.diff, '    ')}"
+            )
+        problems += mutation.unused_declarations(plan, self.mutants)
         return found
 
 
 def _plan(catalog: Catalog, exercise: Exercise, folder: Path) -> _ExercisePlan:
     root = catalog.root
     plan = _ExercisePlan(catalog, exercise)
-    plan.jobs += [Job(exercise, "solution"), Job(exercise, "stub")]
+    order = KillOrder()
+    plan.jobs += [Job(exercise, "solution", order=order), Job(exercise, "stub")]
     solution = exercise.solution(root)
     stub_source = exercise.stub(root)
     sources = stub_source.rglob("*.py") if stub_source.is_dir() else [stub_source]
@@ -262,19 +317,23 @@ def _plan(catalog: Catalog, exercise: Exercise, folder: Path) -> _ExercisePlan:
             continue
         target = work / f"{variant.name}.py"
         target.write_text(code, encoding="utf-8")
-        plan.jobs.append(Job(exercise, "wrong", variant.name, target))
+        plan.jobs.append(Job(exercise, "wrong", variant.name, target, order=order))
     plan.plan = mutation.load_plan(_plan_path(catalog, exercise))
     region = plan.plan.region(original)
     plan.problems += plan.plan.problems
-    found = mutation.mutants(original, region)
-    for number, mutant in enumerate(found, 1):
+    plan.mutants = mutation.mutants(original, region)
+    for number, mutant in enumerate(plan.mutants, 1):
+        reason = plan.plan.reason(mutant)
+        if reason is not None:  # declared equivalent: no check can fail it, so none runs
+            plan.equivalent.append({"diff": mutant.diff, "reason": reason})
+            continue
         target = work / f"{exercise.name}__mutant_{number:03}.py"
         target.write_text(mutant.source, encoding="utf-8")
         if plan.plan.seeded:  # the reference's own tests must catch the mutant app
             job = Job(exercise, "mutant", target.stem, None, (SEEDED_OPTION, str(target)))
             job.seeded = True
         else:
-            job = Job(exercise, "mutant", target.stem, target)
+            job = Job(exercise, "mutant", target.stem, target, order=order)
         job.mutant = mutant
         plan.jobs.append(job)
     return plan

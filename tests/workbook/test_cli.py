@@ -248,6 +248,7 @@ def test_verify_json_shape(sample):
     assert first["mutants"] == {
         "total": first["mutants"]["total"],
         "killed": first["mutants"]["total"],
+        "equivalent": [],
         "survived": [],
     }
 
@@ -270,10 +271,11 @@ def test_verify_accepts_a_survivor_declared_equivalent_with_its_reason(sample):
     assert result.exit_code == 0, data
     mutants = data["exercises"][0]["mutants"]
     assert mutants["killed"] == mutants["total"] - 2
-    assert mutants["survived"] == [
+    assert mutants["equivalent"] == [
         {"diff": "-RETRIES = 3\n+RETRIES = 2", "reason": "nothing reads RETRIES"},
         {"diff": "-RETRIES = 3\n+RETRIES = 4", "reason": "nothing reads RETRIES"},
     ]
+    assert mutants["survived"] == []
 
 
 def test_verify_a_subset_by_id(sample):
