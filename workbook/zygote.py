@@ -87,7 +87,8 @@ PRELOAD = (
     "workbook.testing",
 )
 # slow to import and needed by a few suites only (openapi-spec-validator takes about 3 s,
-# SQLAlchemy's asyncio layer about 1 s, fakeredis half a second):
+# SQLAlchemy's asyncio layer and Strawberry's FastAPI router about 1 s each, schemathesis
+# and fakeredis half a second, PyJWT a quarter):
 # a zygote imports them once it has been idle for IDLE_S with no run in flight (an import
 # blocks its loop, and a run's exit must be reported at once), so they never hold up a verdict;
 # a run forked before that imports them itself.  An eager zygote (verify's) takes them first.
@@ -98,6 +99,11 @@ LATER = (
     "aiosqlite",
     "redis.asyncio",
     "fakeredis",
+    "jwt",
+    "strawberry.fastapi",
+    "schemathesis",
+    "pydantic_settings",
+    "prometheus_client",
 )
 IDLE_S = 1.0
 MESSAGE_BYTES = 1 << 16
