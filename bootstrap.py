@@ -75,7 +75,9 @@ def main(argv: list[str]) -> int:
         command = [str(BIN / f"workbook{EXE}"), *(rest or (["watch"] if interactive else []))]
         env = dict(os.environ)
     else:
-        command = [str(BIN / f"python{EXE}"), "-m", "pytest", "-p", "xdist", "-n", "auto", *rest]
+        # worksteal: an idle worker takes queued checks from a busy one (see tests/conftest.py)
+        xdist = ["-p", "xdist", "-n", "auto", "--dist", "worksteal"]
+        command = [str(BIN / f"python{EXE}"), "-m", "pytest", *xdist, *rest]
         env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 
